@@ -1,0 +1,109 @@
+// `voxpipe run PIPELINE.yaml`: serve calls until SIGINT/SIGTERM (then drain),
+// or run a file pipeline to completion.
+#include <atomic>
+#include <chrono>
+
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "apps/voxpipe/commands.h"
+#include "framework/logging.h"
+#include "framework/runtime.h"
+
+namespace voxpipe::cli {
+namespace {
+
+struct RunFlags {
+  std::string path;
+  int threads = 0;
+  std::chrono::milliseconds drain{std::chrono::seconds(30)};
+  bool trace_frames = false;
+};
+
+int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& runtime) {
+  auto instance = PipelineInstance::Create(file.pipeline, runtime.NewStrand(), file.name);
+  instance->context().AddObserver(std::make_shared<LogObserver>(flags.trace_frames));
+  Status result = Status::Error("did not finish");
+  bool interrupted = false;
+
+  boost::asio::signal_set signals(runtime.io(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::warn("signal {}: stopping", signal);
+    interrupted = true;
+    instance->Cancel("interrupted by signal");
+  });
+  auto started = Clock::now();
+  instance->Start(StartFrame{file.name, {{"pipeline", file.path}}}, [&](const Status& status) {
+    result = status;
+    signals.cancel();
+    runtime.Stop();
+  });
+  runtime.Run();
+  auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  if (!result.ok()) {
+    fmt::print(stderr, "error: {}\n", result.message());
+    return interrupted ? 130 : 1;
+  }
+  spdlog::info("pipeline '{}' finished in {:.3f} s", file.name, elapsed);
+  return 0;
+}
+
+int RunService(const PipelineFile& file, const RunFlags& flags, Runtime& runtime) {
+  ServiceEnv env{&runtime.io(), file.pipeline, file.path, runtime.threads()};
+  auto service = file.service->create(file.service_options.get(), env);
+  if (Status s = service->Start(); !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return 1;
+  }
+  std::atomic<int> signals_seen{0};
+  boost::asio::signal_set signals(runtime.io(), SIGINT, SIGTERM);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signals_seen++ > 0) {
+        spdlog::warn("signal {} again: stopping now", signal);
+        runtime.io().stop();
+        return;
+      }
+      spdlog::info("signal {}: draining (up to {} s; send it again to stop at once)", signal,
+                   std::chrono::duration_cast<std::chrono::seconds>(flags.drain).count());
+      service->Drain(flags.drain, [&] {
+        boost::asio::post(runtime.io(), [&] {
+          signals.cancel();
+          runtime.Stop();
+        });
+      });
+      wait_signal();
+    });
+  };
+  wait_signal();
+  runtime.Run();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
+  auto* cmd = app.add_subcommand("run", "Run a pipeline: serve calls, or process a file pipeline to its end");
+  auto flags = std::make_shared<RunFlags>();
+  cmd->add_option("pipeline", flags->path, "Pipeline YAML file")->required();
+  cmd->add_option("--threads", flags->threads, "Worker threads (default: one per core)");
+  cmd->add_option_function<double>(
+      "--drain-timeout", [flags](double s) { flags->drain = std::chrono::milliseconds(int64_t(s * 1000)); },
+      "Seconds active calls may take to finish after SIGTERM (default 30)");
+  cmd->add_flag("--trace-frames", flags->trace_frames, "Log every frame (with --log-level debug)");
+  cmd->callback([=, &common] {
+    auto file = LoadForCommand(flags->path, common);
+    if (!file.ok()) {
+      *exit_code = 1;
+      return;
+    }
+    Runtime runtime(flags->threads);
+    *exit_code = file->service ? RunService(*file, *flags, runtime) : RunFilePipeline(*file, *flags, runtime);
+  });
+}
+
+}  // namespace voxpipe::cli

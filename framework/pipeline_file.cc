@@ -1,0 +1,107 @@
+#include "framework/pipeline_file.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "framework/plugin_loader.h"
+
+namespace voxpipe {
+namespace {
+
+const std::vector<std::string> kTopLevelKeys = {"name", "description", "plugins", "server", "pipeline"};
+
+Result<std::string> OptionalString(const ConfigNode& node) {
+  if (node.IsNull()) return std::string();
+  if (!node.IsScalar()) return node.Error("expected a string");
+  return node.Scalar();
+}
+
+Status LoadPlugins(const ConfigNode& node, const std::string& base_dir, PipelineFile& file) {
+  if (node.IsNull()) return OkStatus();
+  if (!node.IsSequence()) return node.Error("'plugins' is a list of shared library paths");
+  for (const auto& item : node.Items()) {
+    auto path = item.Scalar();
+    if (!path.ok()) return path.status();
+    std::filesystem::path p(*path);
+    if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+    if (Status s = LoadPlugin(p.string()); !s.ok()) return item.Error(s.message());
+    file.plugins.push_back(p.string());
+  }
+  return OkStatus();
+}
+
+Status LoadService(const ConfigNode& node, PipelineFile& file) {
+  if (node.IsNull()) return OkStatus();
+  if (!node.IsMap()) return node.Error("'server' is a mapping with a 'type' and its options");
+  ConfigNode type_node = node["type"];
+  if (type_node.IsNull()) return node.Error("'server' needs a 'type' (e.g. `type: twilio`)");
+  auto type_name = type_node.Scalar();
+  if (!type_name.ok()) return type_name.status();
+  file.service = Registry::Instance().FindService(*type_name);
+  if (!file.service) {
+    auto names = Registry::Instance().ServiceNames();
+    return type_node.Error(fmt::format("unknown server type '{}'{}{}", *type_name, DidYouMean(*type_name, names),
+                                       names.empty() ? "" : fmt::format(" (known: {})", fmt::join(names, ", "))));
+  }
+  auto options = file.service->parse_options(node);
+  if (!options.ok()) return Status::Error(fmt::format("{} [server {}]", options.message(), file.service->name));
+  file.service_options = std::move(options).value();
+  return OkStatus();
+}
+
+Result<PipelineFile> Load(const ConfigNode& root, std::string base_dir, const std::vector<std::string>& extra_plugins) {
+  if (!root.IsMap()) return root.Error("a pipeline file is a mapping with at least a 'pipeline' list");
+  for (const auto& kv : root.yaml()) {
+    std::string key = kv.first.Scalar();
+    if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
+      return root.Child(kv.first).Error(fmt::format("unknown key '{}'{} (expected one of: {})", key,
+                                                    DidYouMean(key, kTopLevelKeys), fmt::join(kTopLevelKeys, ", ")));
+    }
+  }
+  PipelineFile file;
+  file.path = root.file();
+  auto name = OptionalString(root["name"]);
+  if (!name.ok()) return name.status();
+  file.name = name->empty() ? std::filesystem::path(root.file()).stem().string() : *name;
+  auto description = OptionalString(root["description"]);
+  if (!description.ok()) return description.status();
+  file.description = *description;
+
+  for (const auto& plugin : extra_plugins) {
+    if (Status s = LoadPlugin(plugin); !s.ok()) return s;
+    file.plugins.push_back(plugin);
+  }
+  if (Status s = LoadPlugins(root["plugins"], base_dir, file); !s.ok()) return s;
+  if (Status s = LoadService(root["server"], file); !s.ok()) return s;
+
+  ConfigNode stages = root["pipeline"];
+  if (stages.IsNull()) return root.Error("missing 'pipeline': the list of stages");
+  auto pipeline = PipelineTemplate::Build(stages, file.name);
+  if (!pipeline.ok()) return pipeline.status();
+  file.pipeline = std::move(pipeline).value();
+  if (file.service) {
+    if (Status s = file.service->validate(file.service_options.get(), *file.pipeline); !s.ok()) {
+      return root["server"].Error(s.message());
+    }
+  }
+  return file;
+}
+
+}  // namespace
+
+Result<PipelineFile> LoadPipelineFile(const std::string& path, const std::vector<std::string>& extra_plugins) {
+  auto root = ConfigNode::LoadFile(path);
+  if (!root.ok()) return root.status();
+  std::string base_dir = std::filesystem::path(path).parent_path().string();
+  return Load(*root, base_dir.empty() ? "." : base_dir, extra_plugins);
+}
+
+Result<PipelineFile> ParsePipeline(std::string_view yaml, std::string file_name, std::string base_dir,
+                                   const std::vector<std::string>& extra_plugins) {
+  auto root = ConfigNode::Parse(yaml, std::move(file_name));
+  if (!root.ok()) return root.status();
+  return Load(*root, std::move(base_dir), extra_plugins);
+}
+
+}  // namespace voxpipe

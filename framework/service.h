@@ -1,0 +1,86 @@
+// Services: front ends that turn outside events into pipeline instances, such
+// as the Twilio phone server (one instance per call). A pipeline file names
+// one in its `server:` section; without one, the runner runs a single
+// instance to completion (a file pipeline).
+//
+// A service class provides, like a processor:
+//   using Options = ...;
+//   static ServiceDoc Doc();
+//   static Status Validate(const Options&, const PipelineTemplate&);  // e.g. "needs a TwilioInput"
+//   T(const Options&, ServiceEnv env);
+// and registers with REGISTER_SERVICE(T, "name").
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "framework/pipeline.h"
+#include "framework/registry.h"
+
+namespace voxpipe {
+
+struct ServiceEnv {
+  boost::asio::io_context* io = nullptr;
+  std::shared_ptr<const PipelineTemplate> pipeline;
+  std::string pipeline_file;
+  int threads = 1;  // threads running `io`, for sizing
+};
+
+class Service {
+ public:
+  virtual ~Service() = default;
+  // Binds and starts accepting; errors name what failed (e.g. the port).
+  virtual Status Start() = 0;
+  // Stops taking new work, lets running instances finish for up to `grace`,
+  // cancels the rest, then calls `done` (on any thread).
+  virtual void Drain(std::chrono::milliseconds grace, std::function<void()> done) = 0;
+};
+
+struct ServiceDoc {
+  std::string summary;
+  std::string description;
+  std::string example;
+};
+
+class ServiceType {
+ public:
+  std::string name;
+  ServiceDoc doc;
+  std::vector<OptionInfo> options;
+  std::string origin = "built-in";
+  std::function<Result<std::shared_ptr<const void>>(const ConfigNode&)> parse_options;
+  std::function<Status(const void* options, const PipelineTemplate&)> validate;
+  std::function<std::unique_ptr<Service>(const void* options, ServiceEnv env)> create;
+};
+
+namespace registry_detail {
+
+template <typename T>
+void FillService(ServiceType& type) {
+  using Options = typename T::Options;
+  type.doc = T::Doc();
+  type.options = Schema<Options>::Get().Describe();
+  type.parse_options = [](const ConfigNode& node) -> Result<std::shared_ptr<const void>> {
+    auto parsed = Schema<Options>::Get().Parse(node, {"type"});
+    if (!parsed.ok()) return parsed.status();
+    return std::shared_ptr<const void>(std::make_shared<const Options>(std::move(parsed).value()));
+  };
+  type.validate = [](const void* options, const PipelineTemplate& pipeline) {
+    return T::Validate(*static_cast<const Options*>(options), pipeline);
+  };
+  type.create = [](const void* options, ServiceEnv env) -> std::unique_ptr<Service> {
+    return std::make_unique<T>(*static_cast<const Options*>(options), std::move(env));
+  };
+}
+
+}  // namespace registry_detail
+}  // namespace voxpipe
+
+#define REGISTER_SERVICE(T, NAME)                                                           \
+  [[maybe_unused]] static const bool VOXPIPE_CONCAT(voxpipe_registered_service_, __LINE__) = \
+      ::voxpipe::Registry::Instance().AddService(VOXPIPE_ABI_VERSION, NAME,                 \
+                                                 &::voxpipe::registry_detail::FillService<T>)

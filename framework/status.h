@@ -1,0 +1,59 @@
+// Status and Result<T>: how the engine reports failures without exceptions.
+//
+// Configuration, network and file errors are values, not exceptions: they
+// travel back to the caller with a message a user can act on ("file:line:
+// field: what is wrong"). Programming invariants use assert().
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace voxpipe {
+
+class Status {
+ public:
+  Status() = default;
+  static Status Error(std::string message) { return Status(std::move(message)); }
+
+  bool ok() const { return !message_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const std::string& message() const {
+    static const std::string kEmpty;
+    return message_ ? *message_ : kEmpty;
+  }
+
+ private:
+  explicit Status(std::string message) : message_(std::move(message)) {}
+  std::optional<std::string> message_;
+};
+
+inline Status OkStatus() { return {}; }
+
+template <typename T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}
+  Result(Status error) : value_(std::move(error)) { assert(!std::get<Status>(value_).ok()); }
+
+  bool ok() const { return std::holds_alternative<T>(value_); }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<T>(value_); }
+  const T& value() const& { return std::get<T>(value_); }
+  T&& value() && { return std::get<T>(std::move(value_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  Status status() const { return ok() ? Status() : std::get<Status>(value_); }
+  const std::string& message() const { return std::get<Status>(value_).message(); }
+
+ private:
+  std::variant<T, Status> value_;
+};
+
+}  // namespace voxpipe

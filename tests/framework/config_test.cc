@@ -1,0 +1,79 @@
+#include "framework/config.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace voxpipe {
+namespace {
+
+TEST(ExpandVariablesTest, SubstitutesSetVariablesAndDefaults) {
+  setenv("VOXPIPE_TEST_PORT", "9000", 1);
+  unsetenv("VOXPIPE_TEST_UNSET");
+  EXPECT_EQ(*ExpandVariables("port ${VOXPIPE_TEST_PORT}"), "port 9000");
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_UNSET:-8091}"), "8091");
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_UNSET:-}"), "");
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_PORT:-1}"), "9000");
+  EXPECT_EQ(*ExpandVariables("cost $$5 and $HOME"), "cost $5 and $HOME");
+}
+
+TEST(ExpandVariablesTest, UnsetVariableWithoutDefaultNamesIt) {
+  unsetenv("VOXPIPE_TEST_UNSET");
+  auto r = ExpandVariables("key=${VOXPIPE_TEST_UNSET}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("VOXPIPE_TEST_UNSET is not set"), std::string::npos);
+  EXPECT_FALSE(ExpandVariables("${unterminated").ok());
+  EXPECT_FALSE(ExpandVariables("${bad name}").ok());
+}
+
+TEST(ConfigNodeTest, ErrorsNameFileAndLine) {
+  auto node = ConfigNode::Parse("a: 1\nb:\n  c: ${VOXPIPE_TEST_UNSET}\n", "x.yaml");
+  ASSERT_TRUE(node.ok());
+  unsetenv("VOXPIPE_TEST_UNSET");
+  auto c = (*node)["b"]["c"].Scalar();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.message().rfind("x.yaml:3: ", 0), 0u) << c.message();
+}
+
+TEST(ConfigNodeTest, SyntaxErrorNamesLine) {
+  auto node = ConfigNode::Parse("a: 1\nb: [1, 2\n", "bad.yaml");
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.message().rfind("bad.yaml:", 0), 0u) << node.message();
+  EXPECT_NE(node.message().find("YAML syntax error"), std::string::npos);
+}
+
+TEST(LoadDotEnvTest, SetsOnlyUnsetVariables) {
+  std::string path = ::testing::TempDir() + "/voxpipe_test.env";
+  {
+    std::ofstream out(path);
+    out << "# comment\n\nVOXPIPE_DOTENV_A=alpha\nexport VOXPIPE_DOTENV_B=\"two words\"\nVOXPIPE_DOTENV_C=set # note\n";
+  }
+  unsetenv("VOXPIPE_DOTENV_A");
+  unsetenv("VOXPIPE_DOTENV_B");
+  setenv("VOXPIPE_DOTENV_C", "from-env", 1);
+  ASSERT_TRUE(LoadDotEnv(path).ok());
+  EXPECT_STREQ(getenv("VOXPIPE_DOTENV_A"), "alpha");
+  EXPECT_STREQ(getenv("VOXPIPE_DOTENV_B"), "two words");
+  EXPECT_STREQ(getenv("VOXPIPE_DOTENV_C"), "from-env");
+  EXPECT_TRUE(LoadDotEnv("/nonexistent/.env").ok());
+}
+
+TEST(LoadDotEnvTest, MalformedLineIsAnError) {
+  std::string path = ::testing::TempDir() + "/voxpipe_bad.env";
+  std::ofstream(path) << "GOOD=1\nno equals sign\n";
+  auto s = LoadDotEnv(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(":2:"), std::string::npos) << s.message();
+}
+
+TEST(ClosestMatchTest, SuggestsNearNamesOnly) {
+  std::vector<std::string> names = {"MulawDecoder", "MulawEncoder", "Resampler"};
+  EXPECT_EQ(ClosestMatch("MulawDecodr", names), "MulawDecoder");
+  EXPECT_EQ(ClosestMatch("resampler", names), "Resampler");
+  EXPECT_EQ(ClosestMatch("Gemini", names), "");
+  EXPECT_EQ(DidYouMean("Resampeler", names), " (did you mean 'Resampler'?)");
+}
+
+}  // namespace
+}  // namespace voxpipe
