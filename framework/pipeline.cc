@@ -331,6 +331,7 @@ void PipelineInstance::Link() {
       if (!stage.is_parallel()) {
         ProcessorPtr p = stage.type->create(stage.options.get());
         attach(p.get(), stage.name);
+        p->input_format_ = stage.input;
         processors_.push_back(p.get());
         append(p.get(), p.get());
         nodes_.push_back(std::move(p));

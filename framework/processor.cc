@@ -5,7 +5,7 @@
 namespace voxpipe {
 
 void Processor::Deliver(Frame frame, Direction direction) {
-  if (frame.Is<InterruptionFrame>()) OnInterruption();
+  if (direction == Direction::kDownstream && frame.Is<InterruptionFrame>()) OnInterruption();
   Process(std::move(frame), direction);
 }
 

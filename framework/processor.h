@@ -22,9 +22,12 @@
 //      timers and sockets; frames pushed from now on are dropped.
 //
 // Interruption. OnInterruption() runs just before Process() receives an
-// InterruptionFrame: drop buffered data frames (audio, text) and keep
-// control frames (see frames.h). The frame itself must then be forwarded so
-// the output can tell the transport to stop playing.
+// InterruptionFrame travelling downstream: drop buffered data frames (the
+// bot's audio and text on their way to the caller) and keep control frames
+// (see frames.h). Forward the frame so the output can tell the transport to
+// stop playing. An InterruptionFrame travelling upstream only informs the
+// stages before the model; their buffers hold the caller's audio, which is
+// never dropped.
 //
 // Errors. PushError() sends an ErrorFrame upstream. A fatal error reaching
 // the head of the pipeline cancels the instance; a non-fatal one is logged
@@ -37,6 +40,7 @@
 
 #include "framework/frames.h"
 #include "framework/status.h"
+#include "framework/stream_format.h"
 
 namespace voxpipe {
 
@@ -57,6 +61,9 @@ class Processor {
 
   // Instance name from YAML (`name:`), else the type name with its position.
   const std::string& name() const { return name_; }
+  // The audio format on the link into this stage, as checked when the
+  // pipeline was built (sample_rate 0 when only known from the frames).
+  const StreamFormat& input_format() const { return input_format_; }
 
   // Entry point used by the engine and the test harness: runs the
   // interruption hook, then Process().
@@ -75,6 +82,7 @@ class Processor {
   friend class ProcessorHarness;
 
   std::string name_;
+  StreamFormat input_format_;
   PipelineContext* context_ = nullptr;
   Processor* downstream_ = nullptr;
   Processor* upstream_ = nullptr;

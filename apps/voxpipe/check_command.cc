@@ -11,7 +11,8 @@ void PrintStages(const std::vector<Stage>& stages, int indent) {
     if (stage.is_parallel()) {
       fmt::print("{:{}}parallel ({} branches)\n", "", indent, stage.branches.size());
       for (size_t i = 0; i < stage.branches.size(); ++i) {
-        fmt::print("{:{}}branch {}:\n", "", indent + 2, i + 1);
+        fmt::print("{:{}}branch {}:{}\n", "", indent + 2, i + 1,
+                   stage.branches[i].empty() ? " (passes frames on)" : "");
         PrintStages(stage.branches[i], indent + 4);
       }
       continue;

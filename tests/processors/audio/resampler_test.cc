@@ -1,0 +1,179 @@
+#include "processors/audio/resampler.h"
+
+#include <cmath>
+#include <complex>
+#include <numbers>
+
+#include <gtest/gtest.h>
+
+#include "framework/testing/processor_harness.h"
+
+namespace voxpipe {
+namespace {
+
+std::vector<int16_t> Tones(int rate, double seconds, const std::vector<std::pair<double, double>>& tones) {
+  std::vector<int16_t> out(static_cast<size_t>(rate * seconds));
+  for (size_t i = 0; i < out.size(); ++i) {
+    double v = 0;
+    for (auto [hz, amplitude] : tones) v += amplitude * std::sin(2 * std::numbers::pi * hz * i / rate);
+    out[i] = static_cast<int16_t>(std::lround(v * 32767));
+  }
+  return out;
+}
+
+// Pushes `samples` in 20 ms frames, then ends the stream; returns the output.
+std::vector<int16_t> Stream(int in_rate, int out_rate, const std::vector<int16_t>& samples,
+                            std::string extra_options = "") {
+  ProcessorHarness h("- type: Resampler\n  rate: " + std::to_string(out_rate) + "\n" + extra_options,
+                     StreamFormat::Pcm16(in_rate));
+  EXPECT_TRUE(h.status().ok()) << h.status().message();
+  size_t frame = in_rate / 50;
+  for (size_t i = 0; i < samples.size(); i += frame) {
+    size_t n = std::min(frame, samples.size() - i);
+    h.Push(AudioFrame{in_rate, 1, std::vector<int16_t>(samples.begin() + i, samples.begin() + i + n)});
+  }
+  h.End();
+  for (const auto& audio : h.Downstream<AudioFrame>()) EXPECT_EQ(audio.sample_rate, out_rate);
+  return h.DownstreamSamples();
+}
+
+// Magnitude spectrum (dB re full scale) of a Blackman-Harris windowed block.
+struct Spectrum {
+  std::vector<double> db;
+  double bin_hz = 0;
+
+  Spectrum(const std::vector<int16_t>& x, size_t start, size_t n, int rate) : db(n / 2), bin_hz(double(rate) / n) {
+    std::vector<double> w(n);
+    double gain = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double a = 2 * std::numbers::pi * i / (n - 1);
+      w[i] = 0.35875 - 0.48829 * std::cos(a) + 0.14128 * std::cos(2 * a) - 0.01168 * std::cos(3 * a);
+      gain += w[i];
+    }
+    for (size_t k = 0; k < n / 2; ++k) {
+      std::complex<double> sum = 0;
+      for (size_t i = 0; i < n; ++i) {
+        sum += w[i] * (x[start + i] / 32767.0) * std::polar(1.0, -2 * std::numbers::pi * double(k * i % n) / n);
+      }
+      db[k] = 20 * std::log10(std::abs(sum) * 2 / gain + 1e-12);
+    }
+  }
+  // Peak level near `hz` (the window spreads a tone over a few bins).
+  double LevelAt(double hz) const {
+    size_t k = static_cast<size_t>(std::lround(hz / bin_hz));
+    double best = -300;
+    for (size_t j = k - 3; j <= k + 3; ++j) best = std::max(best, db[j]);
+    return best;
+  }
+  // Highest level more than `guard_hz` away from `hz`.
+  double LoudestAwayFrom(double hz, double guard_hz) const {
+    double best = -300;
+    for (size_t k = 1; k < db.size(); ++k) {
+      if (std::abs(k * bin_hz - hz) > guard_hz) best = std::max(best, db[k]);
+    }
+    return best;
+  }
+};
+
+constexpr double kToneLevel = 0.5;  // -6 dBFS
+const double kToneDb = 20 * std::log10(kToneLevel);
+
+TEST(ResamplerTest, UpsamplesAPhoneToneWithoutLossOrImaging) {
+  auto input = Tones(8000, 1.0, {{1000, kToneLevel}});
+  auto output = Stream(8000, 16000, input);
+  ASSERT_NEAR(double(output.size()), 16000, 2);
+  Spectrum s(output, 4000, 4096, 16000);
+  EXPECT_NEAR(s.LevelAt(1000), kToneDb, 0.5);
+  // The image of 1 kHz mirrored around the old Nyquist (7 kHz), and anything else.
+  EXPECT_LT(s.LevelAt(7000) - kToneDb, -60);
+  EXPECT_LT(s.LoudestAwayFrom(1000, 60) - kToneDb, -60);
+}
+
+TEST(ResamplerTest, DownsamplesModelAudioWithoutLossOrAliasing) {
+  // 10 kHz cannot exist at 8 kHz; without filtering it would alias to 2 kHz.
+  auto input = Tones(24000, 1.0, {{1000, kToneLevel}, {10000, 0.25}});
+  auto output = Stream(24000, 8000, input);
+  ASSERT_NEAR(double(output.size()), 8000, 2);
+  Spectrum s(output, 2000, 4096, 8000);
+  EXPECT_NEAR(s.LevelAt(1000), kToneDb, 0.5);
+  EXPECT_LT(s.LevelAt(2000) - kToneDb, -60);
+  EXPECT_LT(s.LoudestAwayFrom(1000, 60) - kToneDb, -60);
+}
+
+TEST(ResamplerTest, StreamingInFramesEqualsOneBlock) {
+  auto input = Tones(8000, 0.5, {{440, 0.3}, {1700, 0.2}});
+  auto streamed = Stream(8000, 16000, input);
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Pcm16(8000));
+  h.Push(AudioFrame{8000, 1, input});
+  h.End();
+  EXPECT_EQ(streamed, h.DownstreamSamples());
+}
+
+TEST(ResamplerTest, FlushAtEndDeliversEveryOutputSample) {
+  auto input = Tones(24000, 0.2, {{300, 0.5}});
+  auto output = Stream(24000, 8000, input);
+  EXPECT_EQ(output.size(), input.size() / 3);
+}
+
+TEST(ResamplerTest, EqualRatesPassThroughUntouched) {
+  ProcessorHarness h("- type: Resampler\n  rate: 8000\n", StreamFormat::Pcm16(8000));
+  h.Push(AudioFrame{8000, 1, {1, 2, 3}});
+  EXPECT_EQ(h.DownstreamSamples(), (std::vector<int16_t>{1, 2, 3}));
+}
+
+TEST(ResamplerTest, RateChangeMidStreamStartsAFreshFilter) {
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Pcm16(0));
+  auto a = Tones(8000, 0.1, {{500, 0.3}});
+  auto b = Tones(32000, 0.1, {{500, 0.3}});
+  h.Push(AudioFrame{8000, 1, a});
+  h.Push(AudioFrame{32000, 1, b});
+  h.End();
+  auto out = h.DownstreamSamples();
+  EXPECT_NEAR(double(out.size()), 1600 + 1600, 2);
+}
+
+TEST(ResamplerTest, InterruptionResetDropsHeldAudio) {
+  auto speech = Tones(24000, 0.1, {{1000, 0.5}});
+  auto held_after = [&](const std::string& mode) {
+    ProcessorHarness h("- type: Resampler\n  rate: 8000\n  on_interruption: " + mode + "\n",
+                       StreamFormat::Pcm16(24000));
+    h.Push(AudioFrame{24000, 1, speech});
+    h.TakeDownstream();
+    h.Push(InterruptionFrame{});
+    h.End();
+    return h.DownstreamSamples();
+  };
+  EXPECT_TRUE(held_after("reset").empty());
+  EXPECT_FALSE(held_after("keep").empty());
+}
+
+TEST(ResamplerTest, UpstreamInterruptionKeepsTheCallersAudio) {
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Pcm16(8000));
+  h.Push(AudioFrame{8000, 1, Tones(8000, 0.1, {{1000, 0.5}})});
+  size_t before = h.DownstreamSamples().size();
+  h.PushUpstream(Frame::Make(InterruptionFrame{}));
+  h.End();
+  EXPECT_EQ(h.DownstreamSamples().size(), 1600u);
+  EXPECT_LT(before, 1600u);
+}
+
+TEST(ResamplerTest, MulawInputIsABuildErrorThatSaysWhatToAdd) {
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Mulaw(8000));
+  ASSERT_FALSE(h.status().ok());
+  EXPECT_NE(h.status().message().find("<harness>:1: Resampler cannot take mu-law 8000 Hz mono from the pipeline's "
+                                      "input: expects PCM s16le audio; put a MulawDecoder before it"),
+            std::string::npos)
+      << h.status().message();
+}
+
+TEST(ResamplerTest, OptionsAreValidated) {
+  ProcessorHarness missing("- type: Resampler\n", StreamFormat::Pcm16(8000));
+  EXPECT_NE(missing.status().message().find("missing required option 'rate'"), std::string::npos);
+  ProcessorHarness misspelt("- type: Resampler\n  rate: 8000\n  qualty: high\n", StreamFormat::Pcm16(8000));
+  EXPECT_NE(misspelt.status().message().find("<harness>:3: unknown option 'qualty' (did you mean 'quality'?)"),
+            std::string::npos)
+      << misspelt.status().message();
+}
+
+}  // namespace
+}  // namespace voxpipe
