@@ -1,0 +1,57 @@
+// TwilioInput: the caller's side of a Twilio Media Stream, as frames.
+//
+// The source of a phone pipeline served by `server: {type: twilio}`: the
+// stream's `media` become mu-law audio frames (stamped with their arrival
+// time, for latency figures), `dtmf` becomes DtmfFrame, and the call's
+// metadata (CallSid, StreamSid, From, To and the <Parameter>s of the TwiML)
+// arrives in the StartFrame. `stop` or a closed socket end the pipeline.
+// Malformed messages are counted and reported as non-fatal errors; a stream
+// that keeps sending them is closed.
+//
+// Input:   none (place it first).
+// Output:  mu-law 8000 Hz mono.
+// Options: none.
+//
+// Example config:
+//   server:
+//     type: twilio
+//   pipeline:
+//     - type: TwilioInput
+//     - type: MulawDecoder
+//     ...
+//     - type: TwilioOutput
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "framework/options.h"
+#include "framework/processor.h"
+#include "framework/registry.h"
+#include "framework/stream_format.h"
+
+namespace voxpipe::twilio {
+
+class TwilioCall;
+
+class TwilioInput : public Processor {
+ public:
+  using Options = NoOptions;
+  static ProcessorDoc Doc();
+  static Result<StreamFormat> Negotiate(const Options&, const StreamFormat& input);
+
+  explicit TwilioInput(const Options&) {}
+  Status Open() override;
+  void Process(Frame frame, Direction direction) override;
+  void Close() override;
+
+  // From the call's stream (on the strand).
+  void OnAudio(std::vector<uint8_t> mulaw, Clock::time_point arrived);
+  void OnDtmf(char digit);
+  void OnStreamError(std::string message);
+
+ private:
+  std::shared_ptr<TwilioCall> call_;
+};
+
+}  // namespace voxpipe::twilio

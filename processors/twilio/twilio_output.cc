@@ -1,0 +1,201 @@
+#include "processors/twilio/twilio_output.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framework/metrics.h"
+#include "framework/pipeline_context.h"
+#include "processors/twilio/twilio_call.h"
+
+namespace voxpipe::twilio {
+
+namespace {
+constexpr size_t kBytesPerMs = 8;  // mu-law, 8000 Hz, mono
+// A message carries at most this much audio, so one huge frame does not
+// become a message near the WebSocket size limits.
+constexpr size_t kMaxMessageBytes = 8000;  // 1 s
+}  // namespace
+
+ProcessorDoc TwilioOutput::Doc() {
+  return {
+      .summary = "Sends audio, marks and clears on the call's Twilio Media Stream",
+      .description = "The last stage of a pipeline served by `server: {type: twilio}`. Audio leaves as `media` "
+                     "messages of at least `chunk`; a `mark` follows each bot turn (EndOfTurnFrame) and each "
+                     "MarkFrame, and its echo goes upstream as MarkFrame (cleared=true when an interruption "
+                     "discarded the audio). InterruptionFrame drops unsent audio and sends `clear`. "
+                     "CallControlFrame hangs up or transfers (<Dial>) via the REST API after the audio before it "
+                     "has played. EndFrame waits for playback (up to end_timeout), hangs up, closes the stream.",
+      .input = "mu-law 8000 Hz mono",
+      .output = "none (a sink; place it last)",
+      .example = "- type: TwilioOutput\n  chunk: 20ms",
+  };
+}
+
+Result<StreamFormat> TwilioOutput::Negotiate(const Options&, const StreamFormat& input) {
+  if (input.kind != StreamFormat::Kind::kMulaw || input.sample_rate != 8000 || input.channels != 1) {
+    return Status::Error("expects mu-law 8000 Hz mono (add a Resampler with rate: 8000 and a MulawEncoder before it)");
+  }
+  return StreamFormat::None();
+}
+
+TwilioOutput::TwilioOutput(const Options& options)
+    : options_(options), chunk_bytes_(std::max<size_t>(1, options.chunk.count() * kBytesPerMs)) {
+  pending_.reserve(chunk_bytes_ * 2);
+}
+
+TwilioOutput::~TwilioOutput() = default;
+
+Status TwilioOutput::Open() {
+  call_ = context().Find<TwilioCall>();
+  if (!call_) {
+    return Status::Error("TwilioOutput needs `server: {type: twilio}` in the pipeline file (no Twilio call here)");
+  }
+  call_->Attach(this);
+  timer_ = std::make_unique<boost::asio::steady_timer>(context().executor());
+  latency_ = &Metrics::Global().Histogram("voxpipe_twilio_output_latency_seconds",
+                                          "From the input a media message derives from (Twilio media or model "
+                                          "audio) to the media message queued for Twilio");
+  return OkStatus();
+}
+
+void TwilioOutput::Close() {
+  if (timer_) timer_->cancel();
+  if (call_) call_->Detach(this);
+  pending_action_ = nullptr;
+}
+
+void TwilioOutput::Process(Frame frame, Direction direction) {
+  if (direction == Direction::kUpstream) return PushFrame(std::move(frame), direction);
+  if (auto* audio = frame.As<EncodedAudioFrame>()) return SendAudio(frame, *audio);
+  if (auto* mark = frame.As<MarkFrame>()) {
+    Flush();
+    return SendMark(mark->name, false);
+  }
+  if (frame.Is<EndOfTurnFrame>()) {
+    Flush();
+    SendMark(fmt::format("turn-{}", ++turn_), false);
+    return PushFrame(std::move(frame), direction);
+  }
+  if (frame.Is<InterruptionFrame>()) return Interrupt(std::move(frame));
+  if (auto* control = frame.As<CallControlFrame>()) return Control(*control);
+  if (frame.Is<EndFrame>()) {
+    if (ending_) return;  // a second end (e.g. the caller hung up meanwhile) joins the first
+    ending_ = true;
+    Flush();
+    return AfterPlayback([this, frame = std::move(frame)]() mutable {
+      if (options_.hang_up_on_end && !call_->ended_remotely()) call_->HangUp();
+      call_->CloseStream("pipeline ended");
+      PushFrame(std::move(frame), Direction::kDownstream);
+    });
+  }
+  PushFrame(std::move(frame), direction);
+}
+
+void TwilioOutput::SendAudio(const Frame& frame, const EncodedAudioFrame& audio) {
+  if (!call_->stream_open() || audio.bytes.empty()) return;
+  std::span<const uint8_t> bytes(audio.bytes);
+  if (pending_.empty() && bytes.size() >= chunk_bytes_) {
+    // The common case: a whole frame is a message; no copy.
+    while (!bytes.empty()) {
+      size_t n = std::min(bytes.size(), kMaxMessageBytes);
+      call_->SendMedia(bytes.first(n));
+      bytes = bytes.subspan(n);
+    }
+    return Observe(frame.ingress);
+  }
+  if (pending_.empty()) pending_ingress_ = frame.ingress;
+  pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+  if (pending_.size() >= chunk_bytes_) Flush();
+}
+
+void TwilioOutput::Flush() {
+  if (pending_.empty()) return;
+  std::span<const uint8_t> bytes(pending_);
+  while (!bytes.empty()) {
+    size_t n = std::min(bytes.size(), kMaxMessageBytes);
+    call_->SendMedia(bytes.first(n));
+    bytes = bytes.subspan(n);
+  }
+  pending_.clear();
+  Observe(pending_ingress_);
+}
+
+void TwilioOutput::Observe(Clock::time_point ingress) {
+  if (ingress != Clock::time_point{}) latency_->Observe(Clock::now() - ingress);
+}
+
+void TwilioOutput::SendMark(std::string name, bool internal) {
+  if (!call_->SendMark(name)) return;
+  outstanding_.push_back({std::move(name), internal, false});
+}
+
+void TwilioOutput::OnInterruption() { pending_.clear(); }
+
+void TwilioOutput::Interrupt(Frame frame) {
+  call_->SendClear();
+  for (auto& mark : outstanding_) mark.cleared = true;
+  PushFrame(std::move(frame), Direction::kDownstream);
+}
+
+void TwilioOutput::OnMarkEchoed(const std::string& name) {
+  auto it = std::find_if(outstanding_.begin(), outstanding_.end(), [&](const SentMark& m) { return m.name == name; });
+  if (it == outstanding_.end()) {
+    spdlog::debug("[{}] Twilio echoed a mark we did not send: '{}'", context().call_id(), name);
+    return;
+  }
+  // Twilio plays in order, so the marks before this one are done too.
+  std::vector<SentMark> done(std::make_move_iterator(outstanding_.begin()), std::make_move_iterator(it + 1));
+  outstanding_.erase(outstanding_.begin(), it + 1);
+  for (auto& mark : done) {
+    if (!mark.internal) PushFrame(Frame::Make(MarkFrame{std::move(mark.name), mark.cleared}), Direction::kUpstream);
+  }
+  if (outstanding_.empty()) RunPendingAction();
+}
+
+void TwilioOutput::OnStreamClosed() { RunPendingAction(); }
+
+void TwilioOutput::AfterPlayback(std::function<void()> action) {
+  if (pending_action_) {
+    // E.g. an EndFrame right behind a hang-up: both run, in order.
+    action = [first = std::move(pending_action_), then = std::move(action)] {
+      first();
+      then();
+    };
+  }
+  pending_action_ = std::move(action);
+  if (call_->stream_open()) SendMark(fmt::format("played-{}", ++drain_marks_), true);
+  if (outstanding_.empty() || !call_->stream_open()) return RunPendingAction();
+  timer_->expires_after(options_.end_timeout);
+  timer_->async_wait([this, keep = context().KeepAlive()](const boost::system::error_code& ec) {
+    if (ec || context().closed()) return;
+    spdlog::debug("[{}] playback not confirmed within {} ms; going on", context().call_id(),
+                  options_.end_timeout.count());
+    RunPendingAction();
+  });
+}
+
+void TwilioOutput::RunPendingAction() {
+  if (!pending_action_) return;
+  timer_->cancel();
+  auto action = std::move(pending_action_);
+  pending_action_ = nullptr;
+  action();
+}
+
+void TwilioOutput::Control(const CallControlFrame& control) {
+  Flush();
+  AfterPlayback([this, control] {
+    if (control.action == CallControlFrame::Action::kTransfer) {
+      if (!call_->Transfer(control.target, control.message)) {
+        PushError("cannot transfer the call: Twilio REST credentials (account_sid, auth_token) are not configured");
+      }
+      return;
+    }
+    // Without REST credentials, closing the stream ends the call: nothing follows </Connect>.
+    if (!call_->HangUp()) call_->CloseStream("hang up");
+  });
+}
+
+REGISTER_PROCESSOR(TwilioOutput);
+
+}  // namespace voxpipe::twilio

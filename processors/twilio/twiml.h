@@ -1,0 +1,31 @@
+// TwiML documents the Twilio server answers with, XML-escaped.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace voxpipe::twilio {
+
+std::string XmlEscape(std::string_view text);
+
+struct SayOptions {
+  std::string voice;     // e.g. "Polly.Joanna"; empty for Twilio's default
+  std::string language;  // e.g. "en-GB"; empty for Twilio's default
+};
+
+// <Say> (when `greeting` is not empty), then <Connect><Stream url> with a
+// <Parameter> per entry. Nothing follows </Connect>, so closing the stream
+// ends the call.
+std::string ConnectStreamTwiml(std::string_view greeting, const SayOptions& say, std::string_view stream_url,
+                               const std::vector<std::pair<std::string, std::string>>& parameters);
+
+// <Say> then <Hangup/>: refusals such as "all lines busy".
+std::string SayAndHangUpTwiml(std::string_view message, const SayOptions& say);
+
+// Optional <Say>, then <Dial> to `target` (a number, or a SIP URI).
+std::string DialTwiml(std::string_view message, const SayOptions& say, std::string_view target,
+                      std::string_view caller_id = {});
+
+}  // namespace voxpipe::twilio
