@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   cli::AddCheckCommand(app, common, &exit_code);
   cli::AddGraphCommand(app, common, &exit_code);
   cli::AddProcessorsCommand(app, common, &exit_code);
+  cli::AddCallCommand(app, common, &exit_code);
 
   app.parse_complete_callback([&] {
     if (Status s = InitLogging(common.log_level); !s.ok()) throw CLI::ValidationError("--log-level", s.message());

@@ -385,6 +385,9 @@ void HttpServer::Impl::on_accept(Strand strand, beast::error_code ec, tcp::socke
   if (ec) {
     spdlog::warn("accept: {}", ec.message());
   } else {
+    // Media messages are small and latency-bound: no Nagle delay.
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto session = std::make_shared<HttpSession>(std::move(socket), std::move(strand), shared_from_this());
     {
       std::lock_guard lock(mutex_);

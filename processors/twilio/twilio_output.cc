@@ -52,6 +52,7 @@ Status TwilioOutput::Open() {
   }
   call_->Attach(this);
   timer_ = std::make_unique<boost::asio::steady_timer>(context().executor());
+  flush_timer_ = std::make_unique<boost::asio::steady_timer>(context().executor());
   latency_ = &Metrics::Global().Histogram("voxpipe_twilio_output_latency_seconds",
                                           "From the input a media message derives from (Twilio media or model "
                                           "audio) to the media message queued for Twilio");
@@ -60,6 +61,7 @@ Status TwilioOutput::Open() {
 
 void TwilioOutput::Close() {
   if (timer_) timer_->cancel();
+  if (flush_timer_) flush_timer_->cancel();
   if (call_) call_->Detach(this);
   pending_action_ = nullptr;
 }
@@ -82,11 +84,14 @@ void TwilioOutput::Process(Frame frame, Direction direction) {
     if (ending_) return;  // a second end (e.g. the caller hung up meanwhile) joins the first
     ending_ = true;
     Flush();
-    return AfterPlayback([this, frame = std::move(frame)]() mutable {
+    auto finish = [this, frame = std::move(frame)]() mutable {
       if (options_.hang_up_on_end && !call_->ended_remotely()) call_->HangUp();
       call_->CloseStream("pipeline ended");
       PushFrame(std::move(frame), Direction::kDownstream);
-    });
+    };
+    // Nobody is listening once the caller hung up: nothing to wait for.
+    if (call_->ended_remotely() || !call_->stream_open()) return finish();
+    return AfterPlayback(std::move(finish));
   }
   PushFrame(std::move(frame), direction);
 }
@@ -105,10 +110,24 @@ void TwilioOutput::SendAudio(const Frame& frame, const EncodedAudioFrame& audio)
   }
   if (pending_.empty()) pending_ingress_ = frame.ingress;
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
-  if (pending_.size() >= chunk_bytes_) Flush();
+  if (pending_.size() >= chunk_bytes_) return Flush();
+  // A short tail must not wait for audio that may never come.
+  if (!flush_armed_) {
+    flush_armed_ = true;
+    flush_timer_->expires_after(options_.chunk);
+    flush_timer_->async_wait([this, keep = context().KeepAlive()](const boost::system::error_code& ec) {
+      if (ec || context().closed()) return;
+      flush_armed_ = false;
+      Flush();
+    });
+  }
 }
 
 void TwilioOutput::Flush() {
+  if (flush_armed_) {
+    flush_armed_ = false;
+    flush_timer_->cancel();
+  }
   if (pending_.empty()) return;
   std::span<const uint8_t> bytes(pending_);
   while (!bytes.empty()) {

@@ -103,7 +103,9 @@ class TwilioOutput : public Processor {
   Clock::time_point pending_ingress_{};
   std::deque<SentMark> outstanding_;
   std::function<void()> pending_action_;
-  std::unique_ptr<boost::asio::steady_timer> timer_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;        // playback wait
+  std::unique_ptr<boost::asio::steady_timer> flush_timer_;  // a batch's deadline
+  bool flush_armed_ = false;
   MetricHistogram* latency_ = nullptr;
   int turn_ = 0;
   int drain_marks_ = 0;

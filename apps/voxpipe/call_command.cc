@@ -1,0 +1,284 @@
+// `voxpipe call URL`: act as Twilio against a running server — signed
+// webhook, TwiML, a media stream from a WAV file — and report what the caller
+// heard, the events and the latencies; `--calls N` for a load test.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "apps/voxpipe/commands.h"
+#include "framework/runtime.h"
+#include "processors/codec/common/g711.h"
+#include "processors/io/common/wav_file.h"
+#include "processors/twilio/call_simulator.h"
+
+namespace voxpipe::cli {
+namespace {
+
+using twilio::SimulatedCallOptions;
+using twilio::SimulatedCallResult;
+
+struct CallFlags {
+  std::string url;
+  std::string audio_path;
+  std::string auth_token;
+  std::string from = "+15555550100";
+  std::string to = "+15555550199";
+  std::string record_path;
+  bool fast = false;
+  bool quiet = false;
+  int calls = 1;
+  double ramp_s = -1;
+  double tail_s = 2;
+  double timeout_s = 0;
+  int server_pid = 0;
+  double expect_echo = 0;
+};
+
+// A spoken-like test signal when no WAV is given: two seconds of a gliding
+// tone with a syllable rhythm, then silence.
+std::vector<uint8_t> TestSignal() {
+  std::vector<uint8_t> out(8000 * 3, 0xFF);
+  double phase = 0;
+  for (size_t i = 0; i < 16000; ++i) {
+    double t = i / 8000.0;
+    double freq = 300 + 500 * t;
+    phase += 2 * M_PI * freq / 8000.0;
+    double envelope = 0.5 * (1 - std::cos(2 * M_PI * 4 * t));
+    out[i] = g711::MulawEncode(static_cast<int16_t>(8000 * envelope * std::sin(phase)));
+  }
+  return out;
+}
+
+Result<std::vector<uint8_t>> LoadAudio(const std::string& path) {
+  if (path.empty()) return TestSignal();
+  auto audio = wav::Read(path);
+  if (!audio.ok()) return audio.status();
+  if (audio->format.sample_rate != 8000 || audio->format.channels != 1) {
+    return Status::Error(fmt::format("{}: the caller's audio must be 8000 Hz mono (it is {})", path,
+                                     audio->format.ToString()));
+  }
+  if (audio->format.kind == StreamFormat::Kind::kMulaw) return std::move(audio->mulaw);
+  std::vector<uint8_t> mulaw(audio->pcm.size());
+  g711::MulawEncode(audio->pcm, mulaw);
+  return mulaw;
+}
+
+double Percentile(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  size_t k = std::min(values.size() - 1, static_cast<size_t>(std::ceil(p / 100.0 * values.size())) - (p > 0 ? 1 : 0));
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return values[k];
+}
+
+std::string Summary(std::vector<double> values) {
+  if (values.empty()) return "n/a";
+  double mean = std::accumulate(values.begin(), values.end(), 0.0) / values.size();
+  return fmt::format("p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  max {:.2f}  mean {:.2f} ms (n={})", Percentile(values, 50),
+                     Percentile(values, 90), Percentile(values, 99), Percentile(values, 100), mean, values.size());
+}
+
+// CPU time and resident memory of a local process, from /proc.
+struct ProcessSample {
+  double cpu_s = 0;
+  double rss_kib = 0;
+};
+
+std::optional<ProcessSample> SampleProcess(int pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  if (text.empty() || paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  ProcessSample sample;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+    if (i == 14) sample.cpu_s += std::stod(field) / ticks;  // utime
+    if (i == 15) {
+      sample.cpu_s += std::stod(field) / ticks;  // stime
+      break;
+    }
+  }
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) sample.rss_kib = std::stod(line.substr(6));
+  }
+  return sample;
+}
+
+void PrintTimeline(const SimulatedCallResult& r) {
+  for (const auto& e : r.events) fmt::print("  {:>9.1f} ms  {}\n", e.at.count() / 1000.0, e.what);
+}
+
+int RunCalls(const CallFlags& flags) {
+  auto audio = LoadAudio(flags.audio_path);
+  if (!audio.ok()) {
+    fmt::print(stderr, "error: {}\n", audio.message());
+    return 1;
+  }
+  Runtime runtime(1);
+  auto& io = runtime.io();
+  int calls = std::max(1, flags.calls);
+  double ramp_s = flags.ramp_s >= 0 ? flags.ramp_s : (calls > 1 ? 1.0 : 0.0);
+  double audio_s = audio->size() / 8000.0;
+  double timeout_s = flags.timeout_s > 0 ? flags.timeout_s : (flags.fast ? 0 : audio_s) + flags.tail_s + ramp_s + 30;
+
+  std::optional<ProcessSample> before;
+  double peak_rss = 0;
+  if (flags.server_pid > 0) {
+    before = SampleProcess(flags.server_pid);
+    if (!before) {
+      fmt::print(stderr, "error: no process {} to measure (--server-pid)\n", flags.server_pid);
+      return 1;
+    }
+    peak_rss = before->rss_kib;
+  }
+  boost::asio::steady_timer sampler(io);
+  std::function<void()> sample = [&] {
+    if (auto s = SampleProcess(flags.server_pid)) peak_rss = std::max(peak_rss, s->rss_kib);
+    sampler.expires_after(std::chrono::milliseconds(100));
+    sampler.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) sample();
+    });
+  };
+  if (before) sample();
+
+  std::vector<SimulatedCallResult> results;
+  auto started = Clock::now();
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> starters;
+  for (int i = 0; i < calls; ++i) {
+    SimulatedCallOptions options;
+    options.url = flags.url;
+    options.auth_token = flags.auth_token;
+    options.from = flags.from;
+    options.to = flags.to;
+    options.audio = *audio;
+    options.realtime = !flags.fast;
+    options.tail = std::chrono::milliseconds(static_cast<int64_t>(flags.tail_s * 1000));
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+    auto strand = boost::asio::make_strand(io);
+    auto delay = std::chrono::microseconds(calls > 1 ? static_cast<int64_t>(ramp_s * 1e6 * i / calls) : 0);
+    auto& timer = starters.emplace_back(std::make_unique<boost::asio::steady_timer>(strand, delay));
+    timer->async_wait([&, strand, options = std::move(options)](const boost::system::error_code&) mutable {
+      twilio::PlaceSimulatedCall(strand, std::move(options), [&](SimulatedCallResult r) {
+        boost::asio::post(io, [&, r = std::move(r)]() mutable {
+          results.push_back(std::move(r));
+          if (static_cast<int>(results.size()) == calls) {
+            sampler.cancel();
+            runtime.Stop();
+          }
+        });
+      });
+    });
+  }
+  runtime.Run();
+  double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+  std::optional<ProcessSample> after = flags.server_pid > 0 ? SampleProcess(flags.server_pid) : std::nullopt;
+
+  int failed = 0, echo_failed = 0;
+  std::vector<double> latency, webhook, connect, first_audio;
+  size_t frames_sent = 0, frames_received = 0;
+  for (auto& r : results) {
+    if (!r.status.ok()) ++failed;
+    latency.insert(latency.end(), r.echo_latency_ms.begin(), r.echo_latency_ms.end());
+    if (r.webhook_ms > 0) webhook.push_back(r.webhook_ms);
+    if (r.connect_ms > 0) connect.push_back(r.connect_ms);
+    if (r.first_audio_ms >= 0) first_audio.push_back(r.first_audio_ms);
+    frames_sent += r.media_sent;
+    frames_received += r.media_received;
+  }
+  if (calls == 1) {
+    const auto& r = results.front();
+    fmt::print("call {} to {}\n", r.call_sid, flags.url);
+    if (!flags.quiet) PrintTimeline(r);
+    fmt::print("media: {} sent, {} received; marks {}, clears {}\n", r.media_sent, r.media_received, r.marks, r.clears);
+  } else {
+    fmt::print("{} calls to {} ({} audio, ramp {:.1f} s): {} ok, {} failed, {:.1f} s\n", calls, flags.url,
+               flags.fast ? "fast" : "real-time", ramp_s, calls - failed, failed, wall_s);
+    for (const auto& r : results) {
+      if (!r.status.ok() && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, r.status.message());
+    }
+    fmt::print("media: {} sent, {} received\n", frames_sent, frames_received);
+  }
+  fmt::print("webhook:       {}\n", Summary(webhook));
+  fmt::print("stream open:   {}\n", Summary(connect));
+  fmt::print("first audio:   {}\n", Summary(first_audio));
+  fmt::print("echo latency:  {}\n", Summary(latency));
+  if (flags.expect_echo > 0) {
+    std::vector<double> correlations;
+    for (const auto& r : results) {
+      auto match = twilio::CorrelateEcho(*audio, r.heard);
+      correlations.push_back(match.correlation);
+      if (match.correlation < flags.expect_echo) ++echo_failed;
+      if (calls == 1) {
+        fmt::print("echo check:    correlation {:.3f} at lag {} samples ({:.1f} ms) — {}\n", match.correlation,
+                   match.lag, match.lag / 8.0, match.correlation >= flags.expect_echo ? "heard back" : "NOT heard back");
+      }
+    }
+    if (calls > 1) {
+      fmt::print("echo check:    {} of {} calls heard back (correlation >= {:.2f}; worst {:.3f})\n",
+                 calls - echo_failed, calls, flags.expect_echo,
+                 *std::min_element(correlations.begin(), correlations.end()));
+    }
+  }
+  if (before && after) {
+    double cpu_s = after->cpu_s - before->cpu_s;
+    double frames = static_cast<double>(frames_sent + frames_received);
+    fmt::print("server pid {}: CPU {:.2f} s over {:.1f} s = {:.1f}% of a core; {:.3f}% of a core per call; "
+               "{:.1f} µs per 20 ms frame per direction\n",
+               flags.server_pid, cpu_s, wall_s, 100 * cpu_s / wall_s, 100 * cpu_s / wall_s / calls,
+               frames > 0 ? cpu_s * 1e6 / frames : 0);
+    fmt::print("server memory: {:.1f} MiB before, {:.1f} MiB peak: {:.0f} KiB per call\n", before->rss_kib / 1024,
+               peak_rss / 1024, (peak_rss - before->rss_kib) / calls);
+  }
+  if (!flags.record_path.empty()) {
+    auto writer = wav::Writer::Open(flags.record_path, StreamFormat::Mulaw(8000));
+    Status s = writer.ok() ? (*writer)->Write(std::span<const uint8_t>(results.front().heard)) : writer.status();
+    if (s.ok()) s = (*writer)->Close();
+    if (!s.ok()) {
+      fmt::print(stderr, "error: {}\n", s.message());
+      return 1;
+    }
+    fmt::print("recorded what the caller heard ({:.1f} s) to {}\n", results.front().heard.size() / 8000.0,
+               flags.record_path);
+  }
+  if (calls == 1 && failed) fmt::print(stderr, "error: {}\n", results.front().status.message());
+  return failed || echo_failed ? 1 : 0;
+}
+
+}  // namespace
+
+void AddCallCommand(CLI::App& app, CommonFlags&, int* exit_code) {
+  auto* cmd = app.add_subcommand("call", "Act as Twilio: place a simulated call against a running phone server");
+  auto flags = std::make_shared<CallFlags>();
+  if (const char* token = std::getenv("TWILIO_AUTH_TOKEN")) flags->auth_token = token;
+  cmd->add_option("url", flags->url, "Server base URL (http://127.0.0.1:8091) or the webhook URL")->required();
+  cmd->add_option("-a,--audio", flags->audio_path, "What the caller says: 8000 Hz mono WAV (default: a test tone)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-token", flags->auth_token, "Sign the webhook and stream (default: $TWILIO_AUTH_TOKEN)");
+  cmd->add_option("--from", flags->from, "Caller number")->capture_default_str();
+  cmd->add_option("--to", flags->to, "Called number")->capture_default_str();
+  cmd->add_option("--record", flags->record_path, "Write what the caller heard to this WAV (mu-law 8 kHz)");
+  cmd->add_flag("--fast", flags->fast, "Send audio as fast as possible instead of in real time");
+  cmd->add_option("--tail", flags->tail_s, "Seconds to keep listening after the audio ends")->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout_s, "Give up on a call after this many seconds (default: audio + 30)");
+  cmd->add_option("--calls", flags->calls, "Concurrent calls (load test)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--ramp", flags->ramp_s, "Spread call starts over this many seconds (default 1 with --calls)");
+  cmd->add_option("--server-pid", flags->server_pid, "Report this local process's CPU and memory (the server)");
+  cmd->add_option("--expect-echo", flags->expect_echo,
+                  "Fail unless the caller hears their own audio back (correlation at least this, e.g. 0.9)");
+  cmd->add_flag("-q,--quiet", flags->quiet, "No timeline");
+  cmd->callback([flags, exit_code] { *exit_code = RunCalls(*flags); });
+}
+
+}  // namespace voxpipe::cli

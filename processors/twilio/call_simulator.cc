@@ -1,0 +1,505 @@
+#include "processors/twilio/call_simulator.h"
+
+#include <cmath>
+#include <deque>
+#include <random>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "framework/client/http_client.h"
+#include "framework/client/websocket_client.h"
+#include "framework/server/http_message.h"
+#include "processors/codec/common/g711.h"
+#include "processors/common/base64.h"
+#include "processors/twilio/signature.h"
+
+namespace voxpipe::twilio {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr size_t kFrameBytes = 160;  // 20 ms of mu-law at 8000 Hz
+constexpr auto kFrame = std::chrono::milliseconds(20);
+constexpr uint8_t kMulawSilence = 0xFF;
+
+std::string RandomSid(const char* prefix) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{}{:016x}{:016x}", prefix, rng(), rng());
+}
+
+std::string XmlUnescape(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out += text[i];
+      continue;
+    }
+    static const std::pair<std::string_view, char> kEntities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    bool matched = false;
+    for (const auto& [entity, c] : kEntities) {
+      if (text.substr(i, entity.size()) == entity) {
+        out += c;
+        i += entity.size() - 1;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out += '&';
+  }
+  return out;
+}
+
+// The value of attribute `name` inside the tag text `tag`, or "".
+std::string Attribute(std::string_view tag, std::string_view name) {
+  std::string key = std::string(name) + "=\"";
+  size_t pos = 0;
+  while ((pos = tag.find(key, pos)) != std::string_view::npos) {
+    if (pos == 0 || tag[pos - 1] == ' ' || tag[pos - 1] == '\t' || tag[pos - 1] == '\n') {
+      size_t start = pos + key.size();
+      size_t end = tag.find('"', start);
+      if (end == std::string_view::npos) return "";
+      return XmlUnescape(tag.substr(start, end - start));
+    }
+    pos += key.size();
+  }
+  return "";
+}
+
+struct Twiml {
+  std::string say;
+  std::string stream_url;
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+// Just enough XML for the TwiML our server writes: <Say>, <Stream url>, <Parameter>.
+Result<Twiml> ParseTwiml(std::string_view xml) {
+  Twiml out;
+  if (size_t say = xml.find("<Say"); say != std::string_view::npos) {
+    size_t open_end = xml.find('>', say);
+    size_t close = xml.find("</Say>", say);
+    if (open_end != std::string_view::npos && close != std::string_view::npos && open_end < close) {
+      out.say = XmlUnescape(xml.substr(open_end + 1, close - open_end - 1));
+    }
+  }
+  size_t stream = xml.find("<Stream");
+  if (stream == std::string_view::npos) return Status::Error("the TwiML has no <Stream>");
+  size_t stream_end = xml.find('>', stream);
+  if (stream_end == std::string_view::npos) return Status::Error("the TwiML's <Stream> tag is not closed");
+  out.stream_url = Attribute(xml.substr(stream, stream_end - stream), "url");
+  if (out.stream_url.empty()) return Status::Error("the TwiML's <Stream> has no url");
+  size_t close = xml.find("</Stream>", stream_end);
+  std::string_view body = xml.substr(stream_end, close == std::string_view::npos ? std::string_view::npos : close - stream_end);
+  size_t pos = 0;
+  while ((pos = body.find("<Parameter", pos)) != std::string_view::npos) {
+    size_t end = body.find('>', pos);
+    if (end == std::string_view::npos) break;
+    std::string_view tag = body.substr(pos, end - pos);
+    out.parameters.emplace_back(Attribute(tag, "name"), Attribute(tag, "value"));
+    pos = end;
+  }
+  return out;
+}
+
+class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
+ public:
+  SimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done)
+      : executor_(executor), options_(std::move(options)), done_(std::move(done)), ticker_(executor),
+        deadline_timer_(executor) {
+    result_.call_sid = options_.call_sid.empty() ? RandomSid("CA") : options_.call_sid;
+    stream_sid_ = RandomSid("MZ");
+  }
+
+  void Run() {
+    started_ = SteadyClock::now();
+    deadline_timer_.expires_after(options_.timeout);
+    deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->Fail(Status::Error(fmt::format("the call did not finish within {} s",
+                                                    std::chrono::duration<double>(self->options_.timeout).count())));
+    });
+    PostWebhook();
+  }
+
+ private:
+  void Event(std::string what) {
+    result_.events.push_back(
+        {std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_), std::move(what)});
+  }
+  double MsSince(SteadyClock::time_point t) const {
+    return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
+  }
+
+  std::string WebhookUrl() const {
+    std::string url = options_.url;
+    size_t scheme = url.find("://");
+    size_t path = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
+    if (path == std::string::npos || path == url.size() - 1) {
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      url += "/twilio/voice";
+    }
+    return url;
+  }
+
+  void PostWebhook() {
+    FormParams params = {
+        {"AccountSid", options_.account_sid}, {"ApiVersion", "2010-04-01"}, {"CallSid", result_.call_sid},
+        {"CallStatus", "ringing"},           {"Direction", "inbound"},     {"From", options_.from},
+        {"To", options_.to},
+    };
+    std::string body;
+    for (const auto& [k, v] : params) body += fmt::format("{}{}={}", body.empty() ? "" : "&", server::UrlEncode(k),
+                                                          server::UrlEncode(v));
+    HttpRequest request;
+    request.method = "POST";
+    request.url = WebhookUrl();
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"User-Agent", "TwilioProxy/1.1"}};
+    if (!options_.auth_token.empty()) {
+      request.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, request.url, params));
+    }
+    request.body = std::move(body);
+    Event(fmt::format("POST {} (CallSid {})", request.url, result_.call_sid));
+    auto sent = SteadyClock::now();
+    HttpFetch(executor_, std::move(request), [self = shared_from_this(), sent](Result<HttpResponse> response) {
+      self->OnWebhook(std::move(response), sent);
+    });
+  }
+
+  void OnWebhook(Result<HttpResponse> response, SteadyClock::time_point sent) {
+    if (finished_) return;
+    result_.webhook_ms = MsSince(sent);
+    if (!response.ok()) return Fail(Status::Error("voice webhook: " + response.message()));
+    result_.http_status = response->status;
+    Event(fmt::format("webhook answered {} in {:.1f} ms", response->status, result_.webhook_ms));
+    if (response->status != 200) {
+      return Fail(Status::Error(fmt::format("voice webhook answered {}: {}", response->status,
+                                            response->body.substr(0, 300))));
+    }
+    auto twiml = ParseTwiml(response->body);
+    if (!twiml.ok()) return Fail(twiml.status());
+    if (!twiml->say.empty()) Event(fmt::format("<Say> \"{}\"", twiml->say));
+    Event(fmt::format("<Stream url=\"{}\"> with {} parameters", twiml->stream_url, twiml->parameters.size()));
+    twiml_ = std::move(twiml).value();
+    Connect();
+  }
+
+  void Connect() {
+    WebSocketClientOptions ws;
+    ws.url = twiml_.stream_url;
+    if (!options_.auth_token.empty()) {
+      ws.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, ws.url, {}));
+    }
+    ws.max_queued_messages = 4096;
+    auto connect_started = SteadyClock::now();
+    std::weak_ptr<SimulatedCall> weak = shared_from_this();
+    ws_ = WebSocketClient::Create(
+        executor_, ws,
+        {
+            .on_open =
+                [weak, connect_started] {
+                  if (auto self = weak.lock()) self->OnOpen(connect_started);
+                },
+            .on_message =
+                [weak](std::string_view data, bool) {
+                  if (auto self = weak.lock()) self->OnMessage(data);
+                },
+            .on_close =
+                [weak](const WebSocketCloseInfo& info) {
+                  if (auto self = weak.lock()) self->OnClose(info);
+                },
+            .on_written =
+                [weak] {
+                  if (auto self = weak.lock()) self->OnWritten();
+                },
+        });
+    ws_->Connect();
+  }
+
+  void OnOpen(SteadyClock::time_point connect_started) {
+    result_.connect_ms = MsSince(connect_started);
+    Event(fmt::format("stream connected in {:.1f} ms", result_.connect_ms));
+    Send(nlohmann::json{{"event", "connected"}, {"protocol", "Call"}, {"version", "1.0.0"}}.dump());
+    nlohmann::json custom = nlohmann::json::object();
+    for (const auto& [k, v] : twiml_.parameters) custom[k] = v;
+    nlohmann::json start = {
+        {"event", "start"},
+        {"sequenceNumber", std::to_string(++sequence_)},
+        {"streamSid", stream_sid_},
+        {"start",
+         {{"accountSid", options_.account_sid},
+          {"streamSid", stream_sid_},
+          {"callSid", result_.call_sid},
+          {"tracks", {"inbound"}},
+          {"customParameters", custom},
+          {"mediaFormat", {{"encoding", "audio/x-mulaw"}, {"sampleRate", 8000}, {"channels", 1}}}}},
+    };
+    Send(start.dump());
+    stream_started_ = SteadyClock::now();
+    next_tick_ = stream_started_;
+    if (options_.realtime) {
+      Tick();
+    } else {
+      PumpFast();
+    }
+  }
+
+  void Send(std::string message) {
+    if (!ws_ || !ws_->is_open()) return;  // closing: Twilio sends nothing more either
+    if (!ws_->Send(std::move(message))) Fail(Status::Error("the stream's send queue is full"));
+  }
+
+  // Sends caller frame `frames_sent_` as a `media` message.
+  void SendFrame() {
+    size_t offset = frames_sent_ * kFrameBytes;
+    size_t n = std::min(kFrameBytes, options_.audio.size() - offset);
+    std::span<const uint8_t> chunk(options_.audio.data() + offset, n);
+    std::string message = fmt::format(
+        R"({{"event":"media","sequenceNumber":"{}","streamSid":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":")",
+        ++sequence_, stream_sid_, frames_sent_ + 1, frames_sent_ * 20);
+    base64::EncodeTo(chunk, message);
+    message += "\"}}";
+    send_times_.push_back(SteadyClock::now());
+    ++frames_sent_;
+    ++result_.media_sent;
+    Send(std::move(message));
+  }
+
+  size_t total_frames() const { return (options_.audio.size() + kFrameBytes - 1) / kFrameBytes; }
+
+  // Real time: every 20 ms send one frame and play one frame.
+  void Tick() {
+    if (finished_ || closing_) return;
+    if (frames_sent_ < total_frames()) {
+      SendFrame();
+      if (frames_sent_ == total_frames()) {
+        audio_done_ = SteadyClock::now();
+        Event(fmt::format("caller audio sent ({} frames)", frames_sent_));
+      }
+    }
+    Play(kFrameBytes);
+    if (frames_sent_ == total_frames() && SteadyClock::now() - audio_done_ >= options_.tail) return HangUp();
+    next_tick_ += kFrame;
+    ticker_.expires_at(next_tick_);
+    ticker_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->Tick();
+    });
+  }
+
+  // Fast: keep a bounded number of messages queued; the rest as they drain.
+  void PumpFast() {
+    if (finished_ || closing_) return;
+    while (frames_sent_ < total_frames() && ws_->queued() < 32) SendFrame();
+    if (frames_sent_ == total_frames() && !fast_tail_armed_) {
+      fast_tail_armed_ = true;
+      audio_done_ = SteadyClock::now();
+      Event(fmt::format("caller audio sent ({} frames)", frames_sent_));
+      ArmFastTail();
+    }
+  }
+
+  void OnWritten() {
+    if (!options_.realtime && frames_sent_ < total_frames()) PumpFast();
+  }
+
+  // Fast mode ends once nothing has arrived for `tail` after the last send.
+  void ArmFastTail() {
+    ticker_.expires_after(options_.tail);
+    ticker_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->finished_) return;
+      auto last = std::max(self->audio_done_, self->last_media_);
+      if (SteadyClock::now() - last >= self->options_.tail) return self->HangUp();
+      self->ArmFastTail();
+    });
+  }
+
+  void HangUp() {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    if (options_.send_stop) {
+      Send(nlohmann::json{{"event", "stop"},
+                          {"sequenceNumber", std::to_string(++sequence_)},
+                          {"streamSid", stream_sid_},
+                          {"stop", {{"accountSid", options_.account_sid}, {"callSid", result_.call_sid}}}}
+               .dump());
+      Event("caller hung up (stop sent)");
+    }
+    ws_->Close(1000, "call ended");
+  }
+
+  // The simulated phone's speaker: plays `bytes` from the buffer (silence
+  // when it runs dry) and echoes the marks it passes.
+  void Play(size_t bytes) {
+    size_t n = std::min(bytes, playback_.size());
+    result_.heard.insert(result_.heard.end(), playback_.begin(), playback_.begin() + n);
+    playback_.erase(playback_.begin(), playback_.begin() + n);
+    result_.heard.insert(result_.heard.end(), bytes - n, kMulawSilence);
+    played_ += n;
+    EchoMarks(false);
+  }
+
+  void EchoMarks(bool cleared) {
+    while (!marks_.empty() && (cleared || marks_.front().position <= played_)) {
+      Event(fmt::format("mark '{}' {}", marks_.front().name, cleared ? "cleared" : "played"));
+      Send(nlohmann::json{{"event", "mark"},
+                          {"sequenceNumber", std::to_string(++sequence_)},
+                          {"streamSid", stream_sid_},
+                          {"mark", {{"name", marks_.front().name}}}}
+               .dump());
+      marks_.pop_front();
+    }
+  }
+
+  void OnMessage(std::string_view data) {
+    if (finished_) return;
+    auto message = nlohmann::json::parse(data, nullptr, false);
+    if (message.is_discarded() || !message.is_object() || !message.contains("event") || !message["event"].is_string()) {
+      return Fail(Status::Error(fmt::format("the server sent a message that is not Twilio protocol: {}",
+                                            std::string(data.substr(0, 120)))));
+    }
+    const std::string& event = message["event"].get_ref<const std::string&>();
+    auto sid = message.find("streamSid");
+    if (sid == message.end() || !sid->is_string() || sid->get_ref<const std::string&>() != stream_sid_) {
+      return Fail(Status::Error(fmt::format("the server sent '{}' for another streamSid", event)));
+    }
+    if (event == "media") return OnMedia(message);
+    if (event == "mark") {
+      ++result_.marks;
+      const auto& mark = message["mark"];
+      if (!mark.is_object() || !mark.contains("name") || !mark["name"].is_string()) {
+        return Fail(Status::Error("the server sent a mark without a name"));
+      }
+      std::string name = mark["name"].get<std::string>();
+      if (!options_.realtime || closing_) {
+        marks_.push_back({name, 0});
+        return EchoMarks(false);
+      }
+      marks_.push_back({name, played_ + playback_.size()});
+      return EchoMarks(false);
+    }
+    if (event == "clear") {
+      ++result_.clears;
+      Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.size() / 8));
+      playback_.clear();
+      return EchoMarks(true);
+    }
+    Fail(Status::Error(fmt::format("the server sent event '{}'; only media, mark and clear are allowed", event)));
+  }
+
+  void OnMedia(const nlohmann::json& message) {
+    std::vector<uint8_t> bytes;
+    if (!message.contains("media") || !message["media"].is_object() || !message["media"].contains("payload") ||
+        !message["media"]["payload"].is_string() ||
+        !base64::DecodeTo(message["media"]["payload"].get_ref<const std::string&>(), bytes)) {
+      return Fail(Status::Error("the server sent a media message without a valid base64 payload"));
+    }
+    auto now = SteadyClock::now();
+    last_media_ = now;
+    if (result_.media_received++ == 0) {
+      result_.first_audio_ms = std::chrono::duration<double, std::milli>(now - stream_started_).count();
+      Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms));
+    }
+    received_bytes_ += bytes.size();
+    size_t frame = (received_bytes_ - 1) / kFrameBytes;
+    if (frame < send_times_.size()) {
+      result_.echo_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - send_times_[frame]).count());
+    }
+    if (options_.realtime && !closing_) {
+      playback_.insert(playback_.end(), bytes.begin(), bytes.end());
+    } else {
+      result_.heard.insert(result_.heard.end(), bytes.begin(), bytes.end());
+      played_ += bytes.size();
+    }
+  }
+
+  void OnClose(const WebSocketCloseInfo& info) {
+    if (finished_) return;
+    if (!info.opened) {
+      result_.http_status = info.http_status;
+      return Fail(Status::Error(fmt::format("media stream {}: {}", twiml_.stream_url,
+                                            info.http_status ? fmt::format("upgrade refused with HTTP {}", info.http_status)
+                                                             : info.error)));
+    }
+    if (!closing_) {
+      result_.closed_by_server = true;
+      Event(fmt::format("server closed the stream ({}{})", info.code, info.reason.empty() ? "" : ": " + info.reason));
+    } else {
+      Event("stream closed");
+    }
+    Finish(OkStatus());
+  }
+
+  void Fail(Status status) {
+    if (finished_) return;
+    Event("failed: " + status.message());
+    if (ws_) ws_->Detach();
+    Finish(std::move(status));
+  }
+
+  void Finish(Status status) {
+    if (finished_) return;
+    finished_ = true;
+    ticker_.cancel();
+    deadline_timer_.cancel();
+    result_.status = std::move(status);
+    if (ws_) ws_->Detach();
+    auto done = std::move(done_);
+    auto result = std::move(result_);
+    done(std::move(result));
+  }
+
+  struct PendingMark {
+    std::string name;
+    size_t position;  // played_ count at which it is reached
+  };
+
+  boost::asio::any_io_executor executor_;
+  SimulatedCallOptions options_;
+  SimulatedCallDone done_;
+  SimulatedCallResult result_;
+  std::string stream_sid_;
+  Twiml twiml_;
+  std::shared_ptr<WebSocketClient> ws_;
+  boost::asio::steady_timer ticker_;
+  boost::asio::steady_timer deadline_timer_;
+  SteadyClock::time_point started_, stream_started_, next_tick_, audio_done_, last_media_;
+  std::vector<SteadyClock::time_point> send_times_;
+  std::deque<uint8_t> playback_;
+  std::deque<PendingMark> marks_;
+  size_t frames_sent_ = 0;
+  size_t received_bytes_ = 0;
+  size_t played_ = 0;
+  uint64_t sequence_ = 0;
+  bool fast_tail_armed_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+void PlaceSimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done) {
+  auto call = std::make_shared<SimulatedCall>(executor, std::move(options), std::move(done));
+  boost::asio::post(executor, [call] { call->Run(); });
+}
+
+EchoMatch CorrelateEcho(const std::vector<uint8_t>& sent, const std::vector<uint8_t>& heard, int max_lag) {
+  std::vector<double> a(sent.size()), b(heard.size());
+  for (size_t i = 0; i < sent.size(); ++i) a[i] = g711::MulawDecode(sent[i]);
+  for (size_t i = 0; i < heard.size(); ++i) b[i] = g711::MulawDecode(heard[i]);
+  EchoMatch best;
+  for (int lag = 0; lag <= max_lag && size_t(lag) < b.size(); ++lag) {
+    size_t n = std::min(a.size(), b.size() - lag);
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ab += a[i] * b[i + lag];
+      aa += a[i] * a[i];
+      bb += b[i + lag] * b[i + lag];
+    }
+    if (aa <= 0 || bb <= 0) continue;
+    double c = ab / std::sqrt(aa * bb);
+    if (c > best.correlation) best = {c, lag};
+  }
+  return best;
+}
+
+}  // namespace voxpipe::twilio
