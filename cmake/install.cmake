@@ -3,14 +3,15 @@
 # link voxpipe::framework.
 include(CMakePackageConfigHelpers)
 
+# Component "dev" is what a plugin build needs (`--component dev`).
 install(TARGETS voxpipe_framework EXPORT voxpipeTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/voxpipe)
 install(DIRECTORY framework/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/voxpipe/framework
-  FILES_MATCHING PATTERN "*.h")
+  COMPONENT dev FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/include/framework/version.h
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/voxpipe/framework)
-install(EXPORT voxpipeTargets NAMESPACE voxpipe:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/voxpipe)
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/voxpipe/framework COMPONENT dev)
+install(EXPORT voxpipeTargets NAMESPACE voxpipe:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/voxpipe COMPONENT dev)
 
 configure_package_config_file(cmake/voxpipeConfig.cmake.in
   ${PROJECT_BINARY_DIR}/voxpipeConfig.cmake
@@ -18,4 +19,4 @@ configure_package_config_file(cmake/voxpipeConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/voxpipeConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/voxpipeConfig.cmake ${PROJECT_BINARY_DIR}/voxpipeConfigVersion.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/voxpipe)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/voxpipe COMPONENT dev)
