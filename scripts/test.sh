@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is needed (Debian 12, as root), builds, and runs every test.
+#   scripts/test.sh              the normal build, in build/
+#   scripts/test.sh --sanitize   AddressSanitizer + UBSan build, in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+if [ "${1:-}" = "--sanitize" ]; then
+  export BUILD_DIR=build-asan
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  scripts/build.sh -DVOXPIPE_SANITIZE=ON -DVOXPIPE_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug
+else
+  export BUILD_DIR=build
+  scripts/build.sh
+fi
+ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel "$(nproc)" --timeout 300
