@@ -13,10 +13,10 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <fmt/format.h>
-#include <sndfile.h>
 #include <spdlog/spdlog.h>
 
 #include "processors/common/base64.h"
+#include "processors/io/common/wav_file.h"
 
 namespace voxpipe::emulator {
 
@@ -41,18 +41,12 @@ constexpr int kReplyRate = 24000;
 constexpr size_t kMaxReason = 123;  // a close reason fits one control frame
 
 Result<std::vector<int16_t>> LoadReplyWav(const std::string& path) {
-  SF_INFO info{};
-  SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
-  if (!file) return Status::Error(fmt::format("cannot open reply WAV '{}': {}", path, sf_strerror(nullptr)));
-  std::vector<int16_t> samples(static_cast<size_t>(info.frames));
-  sf_count_t read = info.channels == 1 ? sf_read_short(file, samples.data(), info.frames) : 0;
-  sf_close(file);
-  if (info.samplerate != kReplyRate || info.channels != 1) {
-    return Status::Error(fmt::format("reply WAV '{}' must be 24000 Hz mono (is {} Hz, {} channels)", path,
-                                     info.samplerate, info.channels));
+  auto audio = wav::Read(path);
+  if (!audio.ok()) return audio.status();
+  if (audio->format != StreamFormat::Pcm16(kReplyRate, 1)) {
+    return Status::Error(fmt::format("reply WAV '{}' must be PCM 24000 Hz mono (is {})", path, audio->format.ToString()));
   }
-  samples.resize(static_cast<size_t>(read));
-  return samples;
+  return std::move(audio->pcm);
 }
 
 std::vector<int16_t> MakeTone(double hz, std::chrono::milliseconds duration) {
@@ -258,6 +252,7 @@ class SessionLogic {
     ready_ = true;
     Send({{"setupComplete", json::object()}});
     IssueHandle();
+    for (const auto& raw : scenario_.after_setup) SendText(raw);
     if (scenario_.go_away.after.count() > 0 && AppliesTo(scenario_.go_away.connections)) {
       go_away_timer_.expires_after(scenario_.go_away.after);
       go_away_timer_.async_wait([this, self = Self()](beast::error_code ec) {
@@ -456,7 +451,9 @@ class SessionLogic {
       shared_->stats.replies_completed++;
     }
     json usage = {{"promptTokenCount", 100 * turns_}, {"responseTokenCount", 25}, {"totalTokenCount", 100 * turns_ + 25}};
-    if (scenario_.bundle) {
+    if (!scenario_.reply.end_turn) {
+      if (!last_content.empty()) Send({{"serverContent", last_content}});
+    } else if (scenario_.bundle) {
       last_content["generationComplete"] = true;
       last_content["turnComplete"] = true;
       Send({{"serverContent", last_content}, {"usageMetadata", usage}});

@@ -13,6 +13,7 @@ void ReplyScript::Declare(Schema<ReplyScript>& s) {
   s.Field("chunk", &ReplyScript::chunk, "Audio per serverContent message").Range(1, 2000);
   s.Field("speed", &ReplyScript::speed, "Times real time (0: all at once)").Range(0, 1000);
   s.Field("transcript", &ReplyScript::transcript, "outputTranscription text of the reply");
+  s.Field("end_turn", &ReplyScript::end_turn, "Send generationComplete and turnComplete after the audio");
 }
 
 void TurnScript::Declare(Schema<TurnScript>& s) {
@@ -62,6 +63,7 @@ void Scenario::Declare(Schema<Scenario>& s) {
   s.Field("resumption", &Scenario::resumption, "Issue session resumption handles");
   s.Field("binary_frames", &Scenario::binary_frames, "Send JSON in binary frames, as Google does");
   s.Field("bundle", &Scenario::bundle, "Bundle several serverContent fields per message, as Gemini 3.x does");
+  s.Field("after_setup", &Scenario::after_setup, "Raw messages sent verbatim after setupComplete");
 }
 
 Result<Scenario> ParseScenario(std::string_view yaml, std::string file_name, const std::string& base_dir) {

@@ -38,6 +38,7 @@ struct ReplyScript {
   milliseconds chunk{40};
   double speed = 8;
   std::string transcript = "This is the Gemini Live emulator.";
+  bool end_turn = true;     // send generationComplete and turnComplete after the audio
   static void Declare(Schema<ReplyScript>& s);
 };
 
@@ -94,6 +95,7 @@ struct Scenario {
   bool resumption = true;          // issue handles when setup asks for them
   bool binary_frames = true;       // Google sends JSON in binary frames
   bool bundle = false;             // audio+transcript+turnComplete bundled, as 3.x does
+  std::vector<std::string> after_setup;  // raw messages sent after setupComplete (malformed data tests)
   static void Declare(Schema<Scenario>& s);
 };
 

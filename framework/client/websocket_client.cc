@@ -166,7 +166,10 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   void on_read(beast::error_code ec, size_t) {
     if (ec == websocket::error::closed) {
       const auto& reason = ws_.reason();
-      return Finish({.code = static_cast<int>(reason.code), .reason = std::string(reason.reason.c_str())});
+      WebSocketCloseInfo info;
+      info.code = static_cast<int>(reason.code);
+      info.reason = std::string(reason.reason.c_str());
+      return Finish(std::move(info));
     }
     if (ec) return fail(ec, "read");
     if (!detached_ && handlers_.on_message) {

@@ -1,0 +1,113 @@
+// The Gemini Live emulator checks what clients send the way Google does.
+#include "apps/gemini_emulator/emulator.h"
+
+#include <optional>
+
+#include <boost/asio/strand.hpp>
+#include <gtest/gtest.h>
+
+#include "framework/client/websocket_client.h"
+#include "tests/framework/client/client_test_util.h"
+
+namespace voxpipe::emulator {
+namespace {
+
+struct Closed {
+  int code = 0;
+  std::string reason;
+  std::vector<std::string> messages;
+};
+
+// Connects, sends `messages` in order, and returns how the session ended.
+Closed Exchange(GeminiEmulator& server, const std::vector<std::string>& messages) {
+  boost::asio::io_context io;
+  Closed result;
+  bool done = false;
+  std::shared_ptr<WebSocketClient> ws;
+  ws = WebSocketClient::Create(boost::asio::make_strand(io), {.url = server.url()},
+                               {.on_open = [&] { for (const auto& m : messages) ws->Send(m); },
+                                .on_message = [&](std::string_view data, bool) { result.messages.emplace_back(data); },
+                                .on_close = [&](const WebSocketCloseInfo& info) {
+                                  result.code = info.code;
+                                  result.reason = info.reason;
+                                  done = true;
+                                }});
+  ws->Connect();
+  testing::RunUntil(io, [&] { return done; }, std::chrono::seconds(2));
+  if (!done) {
+    ws->Close(1000, "test done");
+    testing::RunUntil(io, [&] { return done; });
+  }
+  return result;
+}
+
+TEST(GeminiEmulatorTest, TranscriptionConfigInsideGenerationConfigIsRejected) {
+  GeminiEmulator server(Scenario{});
+  ASSERT_TRUE(server.Start().ok());
+  auto closed = Exchange(server, {R"({"setup":{"model":"models/m","generationConfig":{"inputAudioTranscription":{}}}})"});
+  EXPECT_EQ(closed.code, 1007);
+  EXPECT_EQ(closed.reason,
+            "Invalid JSON payload received. Unknown name \"inputAudioTranscription\" at 'setup.generation_config': "
+            "Cannot find field.");
+}
+
+TEST(GeminiEmulatorTest, DeprecatedMediaChunksAreRejected) {
+  GeminiEmulator server(Scenario{});
+  ASSERT_TRUE(server.Start().ok());
+  auto closed = Exchange(server, {R"({"setup":{"model":"models/m"}})",
+                                  R"({"realtime_input":{"media_chunks":[{"mime_type":"audio/pcm","data":"AAAA"}]}})"});
+  EXPECT_EQ(closed.code, 1007);
+  EXPECT_EQ(closed.reason, "realtime_input.media_chunks is deprecated. Use audio, video, or text instead.");
+  ASSERT_FALSE(closed.messages.empty());
+  EXPECT_NE(closed.messages[0].find("setupComplete"), std::string::npos);
+}
+
+TEST(GeminiEmulatorTest, AcceptsSnakeCaseAndRejectsUnknownSetupFields) {
+  GeminiEmulator server(Scenario{});
+  ASSERT_TRUE(server.Start().ok());
+  auto ok = Exchange(server, {R"({"setup":{"model":"models/m","generation_config":{"response_modalities":["AUDIO"]}}})"});
+  ASSERT_FALSE(ok.messages.empty());
+  EXPECT_NE(ok.messages[0].find("setupComplete"), std::string::npos);
+  auto bad = Exchange(server, {R"({"setup":{"model":"models/m","voice":"Kore"}})"});
+  EXPECT_EQ(bad.code, 1007);
+  EXPECT_NE(bad.reason.find("Unknown name \"voice\" at 'setup'"), std::string::npos) << bad.reason;
+}
+
+TEST(GeminiEmulatorTest, InputBeforeSetupAndTwoKeysPerMessageAreRejected) {
+  GeminiEmulator server(Scenario{});
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(Exchange(server, {R"({"realtimeInput":{"audioStreamEnd":true}})"}).code, 1007);
+  EXPECT_EQ(Exchange(server, {R"({"setup":{"model":"models/m"},"realtimeInput":{}})"}).code, 1007);
+  EXPECT_EQ(Exchange(server, {"not json"}).code, 1007);
+}
+
+TEST(GeminiEmulatorTest, UnknownModelsAndForeignHandlesAreNotFound) {
+  Scenario scenario;
+  scenario.models = {"gemini-live"};
+  GeminiEmulator server(scenario);
+  ASSERT_TRUE(server.Start().ok());
+  auto model = Exchange(server, {R"({"setup":{"model":"models/gemini-old"}})"});
+  EXPECT_EQ(model.code, 1008);
+  EXPECT_NE(model.reason.find("models/gemini-old is not found"), std::string::npos);
+  auto handle = Exchange(server, {R"({"setup":{"model":"models/gemini-live","sessionResumption":{"handle":"forged"}}})"});
+  EXPECT_EQ(handle.code, 1008);
+}
+
+TEST(GeminiEmulatorTest, ScenarioErrorsNameTheLine) {
+  auto parsed = ParseScenario("reply:\n  speeed: 3\n", "s.yaml", ".");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.message().find("s.yaml:2"), std::string::npos) << parsed.message();
+  EXPECT_NE(parsed.message().find("speed"), std::string::npos) << parsed.message();
+}
+
+TEST(GeminiEmulatorTest, ShippedScenariosLoad) {
+  for (const char* name : {"visiting_hours", "goodbye", "long_call"}) {
+    auto scenario = LoadScenario(std::string(VOXPIPE_SOURCE_DIR "/tests/data/emulator/") + name + ".yaml");
+    ASSERT_TRUE(scenario.ok()) << scenario.message();
+    GeminiEmulator server(std::move(scenario).value());
+    EXPECT_TRUE(server.Start().ok()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace voxpipe::emulator
