@@ -1,0 +1,393 @@
+// The phone line end to end: a TwilioServer on 127.0.0.1 (port 0) and calls
+// placed by the simulator, as Twilio would place them.
+#include "processors/twilio/twilio_server.h"
+
+#include <gtest/gtest.h>
+
+#include "framework/client/websocket_client.h"
+#include "processors/twilio/signature.h"
+#include "tests/processors/twilio/twilio_test_util.h"
+
+namespace voxpipe::twilio {
+namespace {
+
+using testing::CallerAudio;
+using testing::ServerRunner;
+
+SimulatedCallOptions FastCall(std::vector<uint8_t> audio) {
+  SimulatedCallOptions options;
+  options.audio = std::move(audio);
+  options.realtime = false;
+  options.tail = std::chrono::milliseconds(300);
+  return options;
+}
+
+TEST(TwilioServerTest, CallerHearsTheirOwnVoiceOnTheEchoLine) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+  auto sent = CallerAudio();
+  ASSERT_GT(sent.size(), 8000u);
+
+  auto result = runner.Call(FastCall(sent));
+
+  ASSERT_TRUE(result.status.ok()) << result.status.message();
+  EXPECT_EQ(result.media_sent, (sent.size() + 159) / 160);
+  auto match = CorrelateEcho(sent, result.heard);
+  EXPECT_GT(match.correlation, 0.99) << "lag " << match.lag;
+  EXPECT_EQ(result.heard.size(), sent.size());
+}
+
+TEST(TwilioServerTest, EchoThroughResamplersStaysRecognisable) {
+  ServerRunner runner("", R"(
+pipeline:
+  - type: TwilioInput
+  - type: MulawDecoder
+  - type: Resampler
+    rate: 16000
+    phase: minimum
+  - type: Resampler
+    rate: 8000
+    phase: minimum
+  - type: MulawEncoder
+  - type: TwilioOutput
+)");
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+  auto sent = CallerAudio();
+  auto result = runner.Call(FastCall(sent));
+  ASSERT_TRUE(result.status.ok()) << result.status.message();
+  auto match = CorrelateEcho(sent, result.heard);
+  EXPECT_GT(match.correlation, 0.9) << "lag " << match.lag;
+}
+
+TEST(TwilioServerTest, SilenceIsNotMistakenForAnEcho) {
+  // The correlation check itself must be able to fail.
+  auto sent = CallerAudio();
+  std::vector<uint8_t> silence(sent.size(), 0xFF);
+  EXPECT_LT(CorrelateEcho(sent, silence).correlation, 0.1);
+  std::vector<uint8_t> other(sent.rbegin(), sent.rend());
+  EXPECT_LT(CorrelateEcho(sent, other).correlation, 0.5);
+}
+
+TEST(TwilioServerTest, WebhookAnswersTwimlWithStreamAndParameters) {
+  ServerRunner runner("  public_url: https://line.example.com\n  greeting: Hello & welcome\n"
+                      "  parameters:\n    tenant: sutherland\n");
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+  voxpipe::HttpRequest request;
+  request.method = "POST";
+  request.url = "/twilio/voice";
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  request.body = "CallSid=CA123&From=%2B15551234567&To=%2B15557654321";
+  auto response = runner.Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.message();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_NE(response->header("content-type").find("xml"), std::string::npos);
+  const std::string& xml = response->body;
+  EXPECT_NE(xml.find("<Say>Hello &amp; welcome</Say>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<Stream url=\"wss://line.example.com/twilio/stream\">"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<Parameter name=\"From\" value=\"+15551234567\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<Parameter name=\"CallSid\" value=\"CA123\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<Parameter name=\"tenant\" value=\"sutherland\"/>"), std::string::npos) << xml;
+}
+
+TEST(TwilioServerTest, PublicUrlFollowsForwardedHeadersWhenNotConfigured) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok());
+  voxpipe::HttpRequest request;
+  request.method = "POST";
+  request.url = "/twilio/voice";
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"X-Forwarded-Proto", "https"},
+                     {"X-Forwarded-Host", "abc123.ngrok.app, proxy.internal"}};
+  request.body = "CallSid=CA1";
+  auto response = runner.Fetch(request);
+  ASSERT_TRUE(response.ok());
+  EXPECT_NE(response->body.find("wss://abc123.ngrok.app/twilio/stream"), std::string::npos) << response->body;
+}
+
+// ------------------------------------------------------------ signatures
+
+constexpr const char* kToken = "12345";
+
+voxpipe::HttpRequest SignedWebhook(const std::string& public_url, const std::string& token) {
+  // The reference vector's parameters, posted to our webhook.
+  FormParams params = {{"CallSid", "CA1234567890ABCDE"},
+                       {"Caller", "+12349013030"},
+                       {"Digits", "1234"},
+                       {"From", "+12349013030"},
+                       {"To", "+18005551212"}};
+  voxpipe::HttpRequest request;
+  request.method = "POST";
+  request.url = "/twilio/voice";
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"X-Twilio-Signature", ComputeSignature(token, public_url + "/twilio/voice", params)}};
+  request.body = "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+  return request;
+}
+
+TEST(TwilioServerTest, SignedWebhookPassesUnsignedAndTamperedAreForbidden) {
+  ServerRunner runner("  auth_token: '12345'\n  public_url: https://mycompany.com\n");
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+
+  auto signed_ok = runner.Fetch(SignedWebhook("https://mycompany.com", kToken));
+  ASSERT_TRUE(signed_ok.ok());
+  EXPECT_EQ(signed_ok->status, 200) << signed_ok->body;
+
+  auto default_port = runner.Fetch(SignedWebhook("https://mycompany.com:443", kToken));
+  ASSERT_TRUE(default_port.ok());
+  EXPECT_EQ(default_port->status, 200) << "Twilio may sign the URL with the default port";
+
+  auto unsigned_request = SignedWebhook("https://mycompany.com", kToken);
+  unsigned_request.headers.pop_back();
+  auto unsigned_response = runner.Fetch(unsigned_request);
+  ASSERT_TRUE(unsigned_response.ok());
+  EXPECT_EQ(unsigned_response->status, 403);
+
+  auto tampered = SignedWebhook("https://mycompany.com", kToken);
+  tampered.body.replace(tampered.body.find("Digits=1234"), 11, "Digits=9999");
+  auto tampered_response = runner.Fetch(tampered);
+  ASSERT_TRUE(tampered_response.ok());
+  EXPECT_EQ(tampered_response->status, 403);
+
+  auto wrong_token = runner.Fetch(SignedWebhook("https://mycompany.com", "54321"));
+  ASSERT_TRUE(wrong_token.ok());
+  EXPECT_EQ(wrong_token->status, 403);
+  EXPECT_EQ(wrong_token->body.find("12345"), std::string::npos) << "the token never appears in a response";
+
+  auto other_host = runner.Fetch(SignedWebhook("https://evil.example.com", kToken));
+  ASSERT_TRUE(other_host.ok());
+  EXPECT_EQ(other_host->status, 403);
+}
+
+// Opens a media stream WebSocket with `headers`; returns the HTTP status of a
+// refused upgrade, or 101 when it opened.
+int TryStreamUpgrade(ServerRunner& runner, std::vector<std::pair<std::string, std::string>> headers) {
+  struct Probe {
+    std::promise<int> status;
+    std::shared_ptr<WebSocketClient> ws;
+  };
+  auto probe = std::make_shared<Probe>();
+  auto strand = boost::asio::make_strand(runner.io());
+  std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
+  boost::asio::post(strand, [=] {
+    probe->ws = WebSocketClient::Create(
+        strand, {.url = url, .headers = headers},
+        {.on_open = [probe] { probe->status.set_value(101); },
+         .on_message = {},
+         .on_close = [probe](const WebSocketCloseInfo& info) {
+           if (!info.opened) probe->status.set_value(info.http_status);
+         }});
+    probe->ws->Connect();
+  });
+  int status = probe->status.get_future().get();
+  boost::asio::post(strand, [probe] { probe->ws->Detach(); });
+  return status;
+}
+
+TEST(TwilioServerTest, StreamUpgradeNeedsAValidSignature) {
+  ServerRunner runner("  auth_token: '12345'\n  public_url: http://127.0.0.1\n");
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+  // The stream URL as our TwiML writes it (ws:// for an http:// public URL), signed with no parameters.
+  std::string url = "ws://127.0.0.1/twilio/stream";
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url, {})}}), 101);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, "ws://127.0.0.1:80/twilio/stream", {})}}), 101);
+  EXPECT_EQ(TryStreamUpgrade(runner, {}), 403);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature("54321", url, {})}}), 403);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url + "?x=1", {})}}), 403);
+}
+
+TEST(TwilioServerTest, SignedCallWorksEndToEndAndWrongTokenIsRefused) {
+  ServerRunner runner("  auth_token: '12345'\n");
+  ASSERT_TRUE(runner.status().ok());
+  auto sent = CallerAudio();
+  sent.resize(8000);
+  auto options = FastCall(sent);
+  options.auth_token = kToken;
+  auto ok = runner.Call(options);
+  ASSERT_TRUE(ok.status.ok()) << ok.status.message();
+  EXPECT_GT(CorrelateEcho(sent, ok.heard).correlation, 0.99);
+
+  options.auth_token = "not-the-token";
+  auto refused = runner.Call(options);
+  EXPECT_FALSE(refused.status.ok());
+  EXPECT_EQ(refused.http_status, 403);
+}
+
+// ------------------------------------------------------------ robustness
+
+TEST(TwilioServerTest, FloodOfMalformedMessagesHarmsNeitherServerNorParallelCall) {
+  ServerRunner runner("  max_bad_messages: 500\n");
+  ASSERT_TRUE(runner.status().ok());
+  auto strand = boost::asio::make_strand(runner.io());
+  std::promise<WebSocketCloseInfo> flood_closed;
+  std::shared_ptr<WebSocketClient> flood;
+  std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
+  boost::asio::post(strand, [&] {
+    flood = WebSocketClient::Create(
+        strand, {.url = url, .max_queued_messages = 100000},
+        {.on_open =
+             [&] {
+               const std::string garbage[] = {
+                   "not json at all",
+                   "{\"event\":\"media\",\"media\":{\"payload\":\"AAAA\"}}",  // media before start
+                   R"({"event":"start","start":{"callSid":"CAflood"}})",     // start without streamSid
+                   "[1,2,3]",
+                   R"({"event":42})",
+                   R"({"event":"surprise"})",
+                   R"({"event":"mark","mark":"nope"})",
+                   R"({"event":"dtmf","dtmf":{"digit":["1"]}})",
+                   std::string(2000, '{'),
+                   "\xff\xfe\x00garbage",
+               };
+               flood->Send(R"({"event":"connected","protocol":"Call","version":"1.0.0"})");
+               for (int i = 0; i < 300; ++i) flood->Send(garbage[i % std::size(garbage)]);
+               flood->Send(R"({"event":"start","streamSid":"MZflood","start":{"callSid":"CAflood","streamSid":"MZflood",)"
+                           R"("mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":"eight thousand"}}})");
+               for (int i = 0; i < 300; ++i) {
+                 flood->Send(R"({"event":"media","streamSid":"MZflood","media":{"payload":"!!not base64!!"}})");
+                 flood->Send(garbage[i % std::size(garbage)]);
+               }
+             },
+         .on_message = {},
+         .on_close = [&](const WebSocketCloseInfo& info) { flood_closed.set_value(info); }});
+    flood->Connect();
+  });
+
+  // A well-behaved call at the same time.
+  auto sent = CallerAudio();
+  auto result = runner.Call(FastCall(sent));
+  ASSERT_TRUE(result.status.ok()) << result.status.message();
+  EXPECT_GT(CorrelateEcho(sent, result.heard).correlation, 0.99);
+
+  auto closed = flood_closed.get_future();
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the flooding stream stays open";
+  EXPECT_TRUE(closed.get().opened);
+
+  auto health = runner.Fetch({.method = "GET", .url = "/health"});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+  auto metrics = runner.Fetch({.method = "GET", .url = "/metrics"});
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("voxpipe_twilio_stream_errors_total{kind=\"bad_json\"}"), std::string::npos);
+  EXPECT_NE(metrics->body.find("voxpipe_twilio_stream_errors_total{kind=\"media_before_start\"}"), std::string::npos);
+  EXPECT_NE(metrics->body.find("voxpipe_twilio_stream_errors_total{kind=\"bad_start\"}"), std::string::npos);
+
+  // And the next call is fine too.
+  auto after = runner.Call(FastCall(std::vector<uint8_t>(sent.begin(), sent.begin() + 4000)));
+  EXPECT_TRUE(after.status.ok()) << after.status.message();
+}
+
+TEST(TwilioServerTest, OversizedStreamMessageClosesOnlyThatStream) {
+  ServerRunner runner("  max_message_bytes: 4096\n");
+  ASSERT_TRUE(runner.status().ok());
+  auto strand = boost::asio::make_strand(runner.io());
+  std::promise<WebSocketCloseInfo> closed;
+  std::shared_ptr<WebSocketClient> ws;
+  boost::asio::post(strand, [&] {
+    ws = WebSocketClient::Create(
+        strand, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        {.on_open = [&] { ws->Send(std::string(8192, 'x')); },
+         .on_message = {},
+         .on_close = [&](const WebSocketCloseInfo& info) { closed.set_value(info); }});
+    ws->Connect();
+  });
+  auto info = closed.get_future();
+  ASSERT_EQ(info.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(info.get().opened);
+  auto health = runner.Fetch({.method = "GET", .url = "/health"});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+}
+
+// ------------------------------------------------------------ endpoints, limits, drain
+
+TEST(TwilioServerTest, EndpointsAnswerAndNeverShowTheToken) {
+  ServerRunner runner("  auth_token: 'sekret-token-value'\n");
+  ASSERT_TRUE(runner.status().ok());
+  for (const char* path : {"/", "/health", "/twilio/calls", "/metrics"}) {
+    auto response = runner.Fetch({.method = "GET", .url = path});
+    ASSERT_TRUE(response.ok()) << path;
+    EXPECT_EQ(response->status, 200) << path;
+    EXPECT_EQ(response->body.find("sekret"), std::string::npos) << path;
+  }
+  auto home = runner.Fetch({.method = "GET", .url = "/"});
+  auto json = nlohmann::json::parse(home->body);
+  EXPECT_EQ(json["name"], "voxpipe");
+  EXPECT_EQ(json["pipeline"], "test_line");
+  EXPECT_TRUE(json.contains("uptime_s"));
+  EXPECT_EQ(runner.Fetch({.method = "GET", .url = "/nowhere"})->status, 404);
+  EXPECT_EQ(runner.Fetch({.method = "DELETE", .url = "/health"})->status, 405);
+}
+
+TEST(TwilioServerTest, OversizedWebhookBodyIsRefused) {
+  ServerRunner runner("  max_body_bytes: 2048\n");
+  ASSERT_TRUE(runner.status().ok());
+  auto response = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = std::string(10000, 'a')});
+  // Either a 413 or the connection closed on us; never a 200.
+  if (response.ok()) EXPECT_EQ(response->status, 413);
+}
+
+TEST(TwilioServerTest, FullLineAnswersBusyTwiml) {
+  ServerRunner runner("  max_calls: 1\n  busy_message: All lines are busy\n");
+  ASSERT_TRUE(runner.status().ok());
+  // Hold one call open with a slow real-time stream.
+  std::promise<SimulatedCallResult> first;
+  SimulatedCallOptions options;
+  options.url = runner.base_url();
+  options.audio = std::vector<uint8_t>(8000, 0xFF);
+  options.tail = std::chrono::milliseconds(0);
+  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
+                     [&](SimulatedCallResult r) { first.set_value(std::move(r)); });
+  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(runner.server().active_calls(), 1);
+  auto busy = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = "CallSid=CA2"});
+  ASSERT_TRUE(busy.ok());
+  EXPECT_EQ(busy->status, 503);
+  EXPECT_NE(busy->body.find("<Say>All lines are busy</Say>"), std::string::npos) << busy->body;
+  EXPECT_NE(busy->body.find("<Hangup/>"), std::string::npos);
+  EXPECT_TRUE(first.get_future().get().status.ok());
+}
+
+TEST(TwilioServerTest, DrainTurnsHealthAndRefusesNewCalls) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok());
+  std::promise<void> drained;
+  runner.service().Drain(std::chrono::seconds(5), [&] { drained.set_value(); });
+  ASSERT_EQ(drained.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "with no calls, a drain ends at once";
+  // The listener is closed now: new connections are refused.
+  auto health = runner.Fetch({.method = "GET", .url = "/health"});
+  EXPECT_FALSE(health.ok() && health->status == 200);
+}
+
+TEST(TwilioServerTest, DrainWaitsForActiveCalls) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok());
+  std::promise<SimulatedCallResult> call;
+  SimulatedCallOptions options;
+  options.url = runner.base_url();
+  options.audio = std::vector<uint8_t>(8000, 0xFF);  // one second, real time
+  options.tail = std::chrono::milliseconds(0);
+  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
+                     [&](SimulatedCallResult r) { call.set_value(std::move(r)); });
+  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(runner.server().active_calls(), 1);
+  std::promise<void> drained;
+  runner.service().Drain(std::chrono::seconds(10), [&] { drained.set_value(); });
+  auto health = runner.Fetch({.method = "GET", .url = "/health"});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 503);
+  auto refused = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = "CallSid=CA9"});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 503);
+  auto done = drained.get_future();
+  EXPECT_EQ(done.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout) << "a call is still active";
+  EXPECT_TRUE(call.get_future().get().status.ok());
+  EXPECT_EQ(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+}  // namespace
+}  // namespace voxpipe::twilio
