@@ -1,12 +1,18 @@
-// Resampler: changes the sample rate of PCM audio with libsoxr, streaming.
+// Resampler: changes the sample rate of PCM audio, streaming.
 //
 // Input:   PCM s16le (AudioFrame), any rate, mono or more channels.
 // Output:  PCM s16le at `rate`. Other frames pass through.
-// Options: rate (required, Hz), quality (quick|low|medium|high|very_high,
-//          default high), phase (linear|intermediate|minimum, default
-//          linear; minimum has the least delay), on_interruption (reset:
-//          drop what the filter holds of the interrupted audio, the default;
-//          keep: carry on).
+// Options: rate (required, Hz); engine (fir: a polyphase FIR with about
+//          3.5 ms of delay at phone rates, the default; soxr: libsoxr,
+//          higher precision, 40-120 ms of block delay — see
+//          common/polyphase_resampler.h); for soxr, quality
+//          (quick|low|medium|high|very_high, default high) and phase
+//          (linear|intermediate|minimum); on_interruption (reset: drop what
+//          the filter holds of the interrupted audio, the default; keep:
+//          carry on).
+//
+// A ratio the FIR cannot do with a practical filter (e.g. 44100 -> 8000)
+// uses libsoxr.
 //
 // The filter state is kept from frame to frame (a fresh resampler per frame
 // clicks), created for the first frame's rate and re-created, after a flush,
@@ -24,6 +30,7 @@
 #include "framework/options.h"
 #include "framework/processor.h"
 #include "framework/registry.h"
+#include "processors/audio/common/polyphase_resampler.h"
 
 namespace voxpipe {
 
@@ -31,6 +38,7 @@ class Resampler : public Processor {
  public:
   struct Options {
     int rate = 0;
+    std::string engine = "fir";
     std::string quality = "high";
     std::string phase = "linear";
     std::string on_interruption = "reset";
@@ -53,8 +61,10 @@ class Resampler : public Processor {
   Status Configure(int input_rate, int channels);
   void Resample(const Frame& input, const AudioFrame& audio);
   void Flush(const Frame& cause);
+  bool active() const { return fir_ || soxr_; }
 
   Options options_;
+  std::unique_ptr<PolyphaseResampler> fir_;
   std::unique_ptr<Soxr> soxr_;
   int input_rate_ = 0;
   int channels_ = 0;

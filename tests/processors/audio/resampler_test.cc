@@ -24,6 +24,7 @@ std::vector<int16_t> Tones(int rate, double seconds, const std::vector<std::pair
 // Pushes `samples` in 20 ms frames, then ends the stream; returns the output.
 std::vector<int16_t> Stream(int in_rate, int out_rate, const std::vector<int16_t>& samples,
                             std::string extra_options = "") {
+  extra_options = extra_options.empty() ? "" : "  " + extra_options + "\n";
   ProcessorHarness h("- type: Resampler\n  rate: " + std::to_string(out_rate) + "\n" + extra_options,
                      StreamFormat::Pcm16(in_rate));
   EXPECT_TRUE(h.status().ok()) << h.status().message();
@@ -78,9 +79,15 @@ struct Spectrum {
 constexpr double kToneLevel = 0.5;  // -6 dBFS
 const double kToneDb = 20 * std::log10(kToneLevel);
 
-TEST(ResamplerTest, UpsamplesAPhoneToneWithoutLossOrImaging) {
+class ResamplerEngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string engine() const { return "engine: " + GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Engines, ResamplerEngineTest, ::testing::Values("fir", "soxr"));
+
+TEST_P(ResamplerEngineTest, UpsamplesAPhoneToneWithoutLossOrImaging) {
   auto input = Tones(8000, 1.0, {{1000, kToneLevel}});
-  auto output = Stream(8000, 16000, input);
+  auto output = Stream(8000, 16000, input, engine());
   ASSERT_NEAR(double(output.size()), 16000, 2);
   Spectrum s(output, 4000, 4096, 16000);
   EXPECT_NEAR(s.LevelAt(1000), kToneDb, 0.5);
@@ -89,10 +96,10 @@ TEST(ResamplerTest, UpsamplesAPhoneToneWithoutLossOrImaging) {
   EXPECT_LT(s.LoudestAwayFrom(1000, 60) - kToneDb, -60);
 }
 
-TEST(ResamplerTest, DownsamplesModelAudioWithoutLossOrAliasing) {
+TEST_P(ResamplerEngineTest, DownsamplesModelAudioWithoutLossOrAliasing) {
   // 10 kHz cannot exist at 8 kHz; without filtering it would alias to 2 kHz.
   auto input = Tones(24000, 1.0, {{1000, kToneLevel}, {10000, 0.25}});
-  auto output = Stream(24000, 8000, input);
+  auto output = Stream(24000, 8000, input, engine());
   ASSERT_NEAR(double(output.size()), 8000, 2);
   Spectrum s(output, 2000, 4096, 8000);
   EXPECT_NEAR(s.LevelAt(1000), kToneDb, 0.5);
@@ -100,19 +107,31 @@ TEST(ResamplerTest, DownsamplesModelAudioWithoutLossOrAliasing) {
   EXPECT_LT(s.LoudestAwayFrom(1000, 60) - kToneDb, -60);
 }
 
-TEST(ResamplerTest, StreamingInFramesEqualsOneBlock) {
+TEST_P(ResamplerEngineTest, StreamingInFramesEqualsOneBlock) {
   auto input = Tones(8000, 0.5, {{440, 0.3}, {1700, 0.2}});
-  auto streamed = Stream(8000, 16000, input);
-  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Pcm16(8000));
+  auto streamed = Stream(8000, 16000, input, engine());
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n  " + engine() + "\n", StreamFormat::Pcm16(8000));
   h.Push(AudioFrame{8000, 1, input});
   h.End();
   EXPECT_EQ(streamed, h.DownstreamSamples());
 }
 
-TEST(ResamplerTest, FlushAtEndDeliversEveryOutputSample) {
+TEST_P(ResamplerEngineTest, FlushAtEndDeliversEveryOutputSampleAligned) {
   auto input = Tones(24000, 0.2, {{300, 0.5}});
-  auto output = Stream(24000, 8000, input);
-  EXPECT_EQ(output.size(), input.size() / 3);
+  auto output = Stream(24000, 8000, input, engine());
+  ASSERT_EQ(output.size(), input.size() / 3);
+  // Aligned with the input: a 300 Hz tone matches its decimated self.
+  double error = 0;
+  for (size_t i = 100; i + 100 < output.size(); ++i) error = std::max(error, std::abs(output[i] - input[i * 3] * 1.0));
+  EXPECT_LT(error, 200);  // of 16384: within the filter's passband ripple
+}
+
+TEST_P(ResamplerEngineTest, OddRatiosWork) {
+  auto input = Tones(44100, 0.5, {{1000, kToneLevel}});
+  auto output = Stream(44100, 16000, input, engine());
+  EXPECT_NEAR(double(output.size()), 8000, 2);
+  Spectrum s(output, 2000, 4096, 16000);
+  EXPECT_NEAR(s.LevelAt(1000), kToneDb, 0.5);
 }
 
 TEST(ResamplerTest, EqualRatesPassThroughUntouched) {
@@ -135,7 +154,7 @@ TEST(ResamplerTest, RateChangeMidStreamStartsAFreshFilter) {
 TEST(ResamplerTest, InterruptionResetDropsHeldAudio) {
   auto speech = Tones(24000, 0.1, {{1000, 0.5}});
   auto held_after = [&](const std::string& mode) {
-    ProcessorHarness h("- type: Resampler\n  rate: 8000\n  on_interruption: " + mode + "\n",
+    ProcessorHarness h("- type: Resampler\n  rate: 8000\n  engine: soxr\n  on_interruption: " + mode + "\n",
                        StreamFormat::Pcm16(24000));
     h.Push(AudioFrame{24000, 1, speech});
     h.TakeDownstream();
@@ -145,6 +164,19 @@ TEST(ResamplerTest, InterruptionResetDropsHeldAudio) {
   };
   EXPECT_TRUE(held_after("reset").empty());
   EXPECT_FALSE(held_after("keep").empty());
+}
+
+TEST(ResamplerTest, FirHoldsOnlyItsGroupDelay) {
+  // Every 20 ms frame in gives output at once, trailing by the filter's delay.
+  ProcessorHarness h("- type: Resampler\n  rate: 16000\n", StreamFormat::Pcm16(8000));
+  auto tone = Tones(8000, 0.2, {{1000, 0.5}});
+  size_t pushed = 0;
+  for (size_t i = 0; i < tone.size(); i += 160) {
+    h.Push(AudioFrame{8000, 1, std::vector<int16_t>(tone.begin() + i, tone.begin() + i + 160)});
+    pushed += 320;
+    auto out = h.DownstreamSamples().size();
+    EXPECT_GE(out + 64, pushed) << "after " << pushed / 320 << " frames";  // 64 samples = 4 ms at 16 kHz
+  }
 }
 
 TEST(ResamplerTest, UpstreamInterruptionKeepsTheCallersAudio) {
