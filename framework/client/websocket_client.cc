@@ -164,6 +164,14 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   }
 
   void on_read(beast::error_code ec, size_t) {
+    if (ec && close_sent_) {
+      // We started the closing handshake; report it as the clean close it was.
+      WebSocketCloseInfo info;
+      info.code = ws_.reason().code != websocket::close_code::none ? static_cast<int>(ws_.reason().code)
+                                                                    : static_cast<int>(close_reason_.code);
+      info.reason = std::string(ws_.reason().reason.c_str());
+      return Finish(std::move(info));
+    }
     if (ec == websocket::error::closed) {
       const auto& reason = ws_.reason();
       WebSocketCloseInfo info;

@@ -451,6 +451,33 @@ TEST(GeminiLiveLLMTest, WaitsForTheReplyBeforeEndingWhenAsked) {
   EXPECT_GT(metrics.back().values.at("input_latency_samples"), 0);
 }
 
+// Prints the latency the processor adds (its own recorder); not a timing assertion.
+TEST(GeminiLiveLLMTest, ReportsTheLatencyItAdds) {
+  auto emulator = StartEmulator("turn: {threshold_dbfs: -1, after_audio: 200ms}\nreply: {tone_duration: 200ms, chunk: 40ms, speed: 0}\n");
+  ASSERT_TRUE(emulator);
+  ProcessorHarness h(GeminiStage(emulator->url()), StreamFormat::Pcm16(16000));
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return emulator->stats().setups.size() == 1; }));
+  h.RunFor(20ms);
+  AudioFrame frame{16000, 1, std::vector<int16_t>(320)};
+  for (int i = 0; i < 1000; ++i) {
+    h.Push(frame);
+    h.RunFor(1ms);
+  }
+  ASSERT_TRUE(h.RunUntil([&] { return emulator->stats().replies_completed >= 90; }));
+  h.RunFor(100ms);
+  h.End();
+  auto metrics = h.Downstream<MetricsFrame>();
+  ASSERT_FALSE(metrics.empty());
+  const auto& v = metrics.back().values;
+  ASSERT_GT(v.at("input_latency_samples"), 900);
+  ASSERT_GT(v.at("output_latency_samples"), 400);
+  std::printf("GeminiLiveLLM added latency: caller frame -> realtimeInput on the socket p50 %.1f us, p99 %.1f us (%g "
+              "frames); server message -> audio frame out p50 %.1f us, p99 %.1f us (%g frames)\n",
+              v.at("input_latency_p50_us"), v.at("input_latency_p99_us"), v.at("input_latency_samples"),
+              v.at("output_latency_p50_us"), v.at("output_latency_p99_us"), v.at("output_latency_samples"));
+}
+
 TEST(GeminiLiveLLMTest, RefusesMulawInputWhenBuilt) {
   ProcessorHarness h(GeminiStage("ws://127.0.0.1:1/ws"), StreamFormat::Mulaw(8000));
   ASSERT_FALSE(h.status().ok());
