@@ -187,7 +187,7 @@ int RunCalls(const CallFlags& flags) {
 
   int failed = 0, echo_failed = 0;
   std::vector<double> latency, webhook, connect, first_audio;
-  size_t frames_sent = 0, frames_received = 0;
+  size_t frames_sent = 0, frames_received = 0, underruns = 0;
   for (auto& r : results) {
     if (!r.status.ok()) ++failed;
     latency.insert(latency.end(), r.echo_latency_ms.begin(), r.echo_latency_ms.end());
@@ -196,19 +196,22 @@ int RunCalls(const CallFlags& flags) {
     if (r.first_audio_ms >= 0) first_audio.push_back(r.first_audio_ms);
     frames_sent += r.media_sent;
     frames_received += r.media_received;
+    underruns += r.underruns;
   }
   if (calls == 1) {
     const auto& r = results.front();
     fmt::print("call {} to {}\n", r.call_sid, flags.url);
     if (!flags.quiet) PrintTimeline(r);
-    fmt::print("media: {} sent, {} received; marks {}, clears {}\n", r.media_sent, r.media_received, r.marks, r.clears);
+    fmt::print("media: {} sent, {} received; marks {}, clears {}; playback gaps {}\n", r.media_sent,
+               r.media_received, r.marks, r.clears, r.underruns);
   } else {
     fmt::print("{} calls to {} ({} audio, ramp {:.1f} s): {} ok, {} failed, {:.1f} s\n", calls, flags.url,
                flags.fast ? "fast" : "real-time", ramp_s, calls - failed, failed, wall_s);
     for (const auto& r : results) {
       if (!r.status.ok() && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, r.status.message());
     }
-    fmt::print("media: {} sent, {} received\n", frames_sent, frames_received);
+    fmt::print("media: {} sent, {} received; playback gaps {} (20 ms slots of silence mid-call)\n", frames_sent,
+               frames_received, underruns);
   }
   fmt::print("webhook:       {}\n", Summary(webhook));
   fmt::print("stream open:   {}\n", Summary(connect));
@@ -217,7 +220,7 @@ int RunCalls(const CallFlags& flags) {
   if (flags.expect_echo > 0) {
     std::vector<double> correlations;
     for (const auto& r : results) {
-      auto match = twilio::CorrelateEcho(*audio, r.heard);
+      auto match = twilio::CorrelateEcho(*audio, r.received);
       correlations.push_back(match.correlation);
       if (match.correlation < flags.expect_echo) ++echo_failed;
       if (calls == 1) {

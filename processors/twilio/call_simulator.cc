@@ -334,6 +334,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     result_.heard.insert(result_.heard.end(), playback_.begin(), playback_.begin() + n);
     playback_.erase(playback_.begin(), playback_.begin() + n);
     result_.heard.insert(result_.heard.end(), bytes - n, kMulawSilence);
+    if (n < bytes && result_.media_received > 0 && !closing_) ++result_.underruns;
     played_ += n;
     EchoMarks(false);
   }
@@ -400,6 +401,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms));
     }
     received_bytes_ += bytes.size();
+    result_.received.insert(result_.received.end(), bytes.begin(), bytes.end());
     size_t frame = (received_bytes_ - 1) / kFrameBytes;
     if (frame < send_times_.size()) {
       result_.echo_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - send_times_[frame]).count());

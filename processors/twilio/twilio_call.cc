@@ -99,7 +99,8 @@ void TwilioCall::OnMessage(std::string_view text) {
   if (!event) return BadMessage("no_event", "no \"event\"");
   if (*event == "media") return OnMedia(message);
   if (*event == "mark") {
-    const std::string* name = GetString(message.value("mark", nlohmann::json()), "name");
+    const nlohmann::json* mark = GetObject(message, "mark");
+    const std::string* name = mark ? GetString(*mark, "name") : nullptr;
     if (!name) return BadMessage("bad_mark", "mark without a name");
     if (output_) output_->OnMarkEchoed(*name);
     return;
@@ -107,7 +108,8 @@ void TwilioCall::OnMessage(std::string_view text) {
   if (*event == "start") return OnStart(message);
   if (*event == "connected") return;
   if (*event == "dtmf") {
-    const std::string* digit = GetString(message.value("dtmf", nlohmann::json()), "digit");
+    const nlohmann::json* dtmf = GetObject(message, "dtmf");
+    const std::string* digit = dtmf ? GetString(*dtmf, "digit") : nullptr;
     if (!digit || digit->size() != 1) return BadMessage("bad_dtmf", "dtmf without a digit");
     if (input_) input_->OnDtmf((*digit)[0]);
     return;
