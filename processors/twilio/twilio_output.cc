@@ -27,7 +27,7 @@ ProcessorDoc TwilioOutput::Doc() {
                      "has played. EndFrame waits for playback (up to end_timeout), hangs up, closes the stream.",
       .input = "mu-law 8000 Hz mono",
       .output = "none (a sink; place it last)",
-      .example = "- type: TwilioOutput\n  chunk: 20ms",
+      .example = "- type: TwilioOutput\n  chunk: 10ms",
   };
 }
 

@@ -18,7 +18,7 @@
 //
 // Example config:
 //   - type: TwilioOutput
-//     chunk: 20ms
+//     chunk: 10ms
 #pragma once
 
 #include <chrono>
@@ -44,7 +44,7 @@ namespace voxpipe::twilio {
 class TwilioCall;
 
 struct TwilioOutputOptions {
-  std::chrono::milliseconds chunk{20};
+  std::chrono::milliseconds chunk{10};
   std::chrono::milliseconds end_timeout{std::chrono::seconds(5)};
   bool hang_up_on_end = true;
 
