@@ -1,20 +1,48 @@
 #!/usr/bin/env bash
 # The main job: installs what is needed (Debian 12, as root), builds, and
-# runs a complete local demo with no accounts: a caller's recorded speech
-# goes through what a phone line does to it and back, and the result is
-# written to build/out/.
+# places a complete simulated phone call with no accounts:
+#
+#   caller WAV --(voxpipe call: acts as Twilio)--> voxpipe run pipelines/twilio_gemini.yaml
+#              <-- what the caller hears --        --> Gemini Live emulator (local)
+#
+# It prints the call's timeline and latencies, and leaves what the caller
+# heard in build/out/caller_heard.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 mkdir -p build/out
 
+wait_for() {  # wait_for FILE TEXT: until a log line shows up (20 s at most)
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "demo: timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# Both servers take a free port (0) and say which in their logs.
+stdbuf -oL -eL build/bin/gemini-emulator --port 0 --scenario tests/data/emulator/visiting_hours.yaml \
+  > build/out/emulator.log 2>&1 &
+pids+=($!)
+wait_for build/out/emulator.log "listening on"
+model_url=$(grep -o 'ws://[^ ]*' build/out/emulator.log | head -1)
+echo "== Gemini Live emulator at $model_url (tests/data/emulator/visiting_hours.yaml)"
+
+PORT=0 GEMINI_API_KEY=demo-key GEMINI_LIVE_URL="$model_url" \
+  build/bin/voxpipe run pipelines/twilio_gemini.yaml > build/out/server.log 2>&1 &
+server=$!
+pids+=($server)
+wait_for build/out/server.log "twilio server listening"
+line_port=$(grep -o 'twilio server listening on [^ ]*' build/out/server.log | head -1 | sed 's/.*://')
+echo "== voxpipe run pipelines/twilio_gemini.yaml on 127.0.0.1:$line_port"
+
+echo "== voxpipe call: the caller asks about visiting hours"
+build/bin/voxpipe call "http://127.0.0.1:$line_port" \
+  --audio tests/data/audio/caller_visiting_hours_8k_mulaw.wav \
+  --record build/out/caller_heard.wav --tail 6 --server-pid "$server"
+
 echo
-echo "== voxpipe check pipelines/phone_audio_roundtrip.yaml"
-build/bin/voxpipe check pipelines/phone_audio_roundtrip.yaml
-echo
-echo "== voxpipe run pipelines/phone_audio_roundtrip.yaml"
-build/bin/voxpipe run pipelines/phone_audio_roundtrip.yaml
-echo
-echo "Listen: build/out/caller_hears_8k_mulaw.wav (what the caller hears back)"
-echo "        build/out/model_input_16k.wav (what a 16 kHz model hears)"
+echo "What the caller heard: build/out/caller_heard.wav"
+echo "Logs: build/out/server.log, build/out/emulator.log"
