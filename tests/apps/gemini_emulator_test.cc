@@ -1,6 +1,9 @@
 // The Gemini Live emulator checks what clients send the way Google does.
 #include "apps/gemini_emulator/emulator.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <optional>
 
 #include <boost/asio/strand.hpp>
@@ -19,7 +22,7 @@ struct Closed {
 };
 
 // Connects, sends `messages` in order, and returns how the session ended.
-Closed Exchange(GeminiEmulator& server, const std::vector<std::string>& messages) {
+Closed Exchange(GeminiEmulator& server, const std::vector<std::string>& messages, size_t until_messages = SIZE_MAX) {
   boost::asio::io_context io;
   Closed result;
   bool done = false;
@@ -31,9 +34,10 @@ Closed Exchange(GeminiEmulator& server, const std::vector<std::string>& messages
                                   result.code = info.code;
                                   result.reason = info.reason;
                                   done = true;
-                                }});
+                                },
+                                .on_written = {}});
   ws->Connect();
-  testing::RunUntil(io, [&] { return done; }, std::chrono::seconds(2));
+  testing::RunUntil(io, [&] { return done || result.messages.size() >= until_messages; }, std::chrono::seconds(2));
   if (!done) {
     ws->Close(1000, "test done");
     testing::RunUntil(io, [&] { return done; });
@@ -65,7 +69,7 @@ TEST(GeminiEmulatorTest, DeprecatedMediaChunksAreRejected) {
 TEST(GeminiEmulatorTest, AcceptsSnakeCaseAndRejectsUnknownSetupFields) {
   GeminiEmulator server(Scenario{});
   ASSERT_TRUE(server.Start().ok());
-  auto ok = Exchange(server, {R"({"setup":{"model":"models/m","generation_config":{"response_modalities":["AUDIO"]}}})"});
+  auto ok = Exchange(server, {R"({"setup":{"model":"models/m","generation_config":{"response_modalities":["AUDIO"]}}})"}, 1);
   ASSERT_FALSE(ok.messages.empty());
   EXPECT_NE(ok.messages[0].find("setupComplete"), std::string::npos);
   auto bad = Exchange(server, {R"({"setup":{"model":"models/m","voice":"Kore"}})"});
@@ -106,6 +110,41 @@ TEST(GeminiEmulatorTest, ShippedScenariosLoad) {
     ASSERT_TRUE(scenario.ok()) << scenario.message();
     GeminiEmulator server(std::move(scenario).value());
     EXPECT_TRUE(server.Start().ok()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace voxpipe::emulator
+
+namespace voxpipe::emulator {
+namespace {
+
+int RunEmulatorBinary(const std::string& args, std::string& output) {
+  std::string command = std::string(VOXPIPE_BINARY_DIR "/bin/gemini-emulator ") + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  char buffer[512];
+  while (fgets(buffer, sizeof(buffer), pipe)) output += buffer;
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(GeminiEmulatorBinaryTest, ABadScenarioFailsNamingTheLine) {
+  std::string path = ::testing::TempDir() + "/bad_scenario.yaml";
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("reply:\n  tone_hz: loud\n", f);
+  std::fclose(f);
+  std::string output;
+  EXPECT_EQ(RunEmulatorBinary("--port 0 --scenario " + path, output), 1);
+  EXPECT_NE(output.find("bad_scenario.yaml:2"), std::string::npos) << output;
+}
+
+TEST(GeminiEmulatorBinaryTest, HelpListsTheOptions) {
+  std::string output;
+  EXPECT_EQ(RunEmulatorBinary("--help", output), 0);
+  for (const char* option : {"--port", "--scenario", "--tls-cert", "--tls-key"}) {
+    EXPECT_NE(output.find(option), std::string::npos) << option;
   }
 }
 

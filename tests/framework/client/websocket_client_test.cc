@@ -33,7 +33,8 @@ struct Probe {
                                   .on_message = [this](std::string_view data, bool binary) {
                                     messages.emplace_back(std::string(data), binary);
                                   },
-                                  .on_close = [this](const WebSocketCloseInfo& info) { closed = info; }});
+                                  .on_close = [this](const WebSocketCloseInfo& info) { closed = info; },
+                                  .on_written = {}});
     ws->Connect();
   }
   bool WaitOpen() { return RunUntil(io, [this] { return opened || closed.has_value(); }) && opened; }
