@@ -230,16 +230,15 @@ class SessionLogic {
     if (const json* resumption = Field(setup, "sessionResumption")) {
       wants_handles_ = scenario_.resumption;
       if (const json* handle = Field(*resumption, "handle"); handle && handle->is_string() && !handle->empty()) {
-        std::lock_guard lock(shared_->mutex);
-        if (!shared_->issued_handles.count(handle->get<std::string>())) {
-          // Checked below, outside the lock.
-          bad_handle_ = true;
-        } else {
-          shared_->stats.resumed_handles.push_back(handle->get<std::string>());
+        bool known = false;
+        {
+          std::lock_guard lock(shared_->mutex);
+          known = shared_->issued_handles.count(handle->get<std::string>()) > 0;
+          if (known) shared_->stats.resumed_handles.push_back(handle->get<std::string>());
         }
+        if (!known) return Reject(1008, "Requested entity was not found.");
       }
     }
-    if (bad_handle_) return Reject(1008, "Requested entity was not found.");
     if (scenario_.setup.close_code > 0) return Reject(scenario_.setup.close_code, scenario_.setup.close_reason);
     setup_timer_.expires_after(scenario_.setup.delay);
     setup_timer_.async_wait([this, self = Self()](beast::error_code ec) {
@@ -368,7 +367,6 @@ class SessionLogic {
     for (const auto& call : scenario_.tool_calls) {
       if (call.on_turn != turns_) continue;
       pending_tool_id_ = fmt::format("call-{}-{}", index_, turns_);
-      pending_tool_name_ = call.name;
       {
         std::lock_guard lock(shared_->mutex);
         shared_->stats.tool_calls++;
@@ -487,7 +485,6 @@ class SessionLogic {
   bool ready_ = false;
   bool closed_ = false;
   bool wants_handles_ = false;
-  bool bad_handle_ = false;
   int handles_issued_ = 0;
   int turns_ = 0;
   bool heard_speech_ = false;
@@ -498,7 +495,6 @@ class SessionLogic {
   bool first_chunk_ = false;
   size_t reply_pos_ = 0;
   std::string pending_tool_id_;
-  std::string pending_tool_name_;
   std::vector<uint8_t> bytes_;
   std::vector<int16_t> samples_;
 };

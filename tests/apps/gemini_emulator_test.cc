@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/client/websocket_client.h"
+#include "processors/gemini/gemini_live_messages.h"
 #include "tests/framework/client/client_test_util.h"
 
 namespace voxpipe::emulator {
@@ -28,8 +29,15 @@ Closed Exchange(GeminiEmulator& server, const std::vector<std::string>& messages
   bool done = false;
   std::shared_ptr<WebSocketClient> ws;
   ws = WebSocketClient::Create(boost::asio::make_strand(io), {.url = server.url()},
-                               {.on_open = [&] { for (const auto& m : messages) ws->Send(m); },
-                                .on_message = [&](std::string_view data, bool) { result.messages.emplace_back(data); },
+                               {.on_open = [&] { ws->Send(messages.front()); },
+                                // The rest once the server answered the first (setupComplete).
+                                .on_message =
+                                    [&](std::string_view data, bool) {
+                                      result.messages.emplace_back(data);
+                                      if (result.messages.size() == 1) {
+                                        for (size_t i = 1; i < messages.size(); ++i) ws->Send(messages[i]);
+                                      }
+                                    },
                                 .on_close = [&](const WebSocketCloseInfo& info) {
                                   result.code = info.code;
                                   result.reason = info.reason;
@@ -95,6 +103,27 @@ TEST(GeminiEmulatorTest, UnknownModelsAndForeignHandlesAreNotFound) {
   EXPECT_NE(model.reason.find("models/gemini-old is not found"), std::string::npos);
   auto handle = Exchange(server, {R"({"setup":{"model":"models/gemini-live","sessionResumption":{"handle":"forged"}}})"});
   EXPECT_EQ(handle.code, 1008);
+}
+
+TEST(GeminiEmulatorTest, AToolResponseWithTheWrongIdIsNotFound) {
+  Scenario scenario;
+  ToolCallScript call;
+  call.name = "lookup";
+  scenario.tool_calls.push_back(call);
+  GeminiEmulator server(scenario);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<int16_t> speech(3200), silence(9600);
+  for (size_t i = 0; i < speech.size(); ++i) speech[i] = (i / 20) % 2 ? 8000 : -8000;
+  std::string speech_message, silence_message;
+  gemini::EncodeAudioInput(speech.data(), speech.size(), 16000, speech_message);
+  gemini::EncodeAudioInput(silence.data(), silence.size(), 16000, silence_message);
+  auto closed = Exchange(server, {R"({"setup":{"model":"models/m"}})", speech_message, silence_message,
+                                  R"({"toolResponse":{"functionResponses":[{"id":"forged","name":"lookup","response":{}}]}})"});
+  EXPECT_EQ(closed.code, 1008);
+  EXPECT_EQ(closed.reason, "Requested entity was not found.");
+  bool saw_call = false;
+  for (const auto& m : closed.messages) saw_call = saw_call || m.find("\"toolCall\"") != std::string::npos;
+  EXPECT_TRUE(saw_call);
 }
 
 TEST(GeminiEmulatorTest, ScenarioErrorsNameTheLine) {
