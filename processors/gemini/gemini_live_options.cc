@@ -20,7 +20,7 @@ void GeminiToolOptions::Declare(Schema<GeminiToolOptions>& s) {
   s.Field("parameters", &GeminiToolOptions::parameters, "JSON schema of the arguments");
   s.Field("handler", &GeminiToolOptions::handler, "What runs it").OneOf({"end_call", "transfer_call", "http"});
   s.Field("behavior", &GeminiToolOptions::behavior, "BLOCKING or NON_BLOCKING ('' = model default)")
-      .OneOf({"", "BLOCKING", "NON_BLOCKING"});
+      .OneOf({"BLOCKING", "NON_BLOCKING"});
   s.Field("url", &GeminiToolOptions::url, "http: URL the arguments are POSTed to as JSON");
   s.Field("headers", &GeminiToolOptions::headers, "http: extra request headers");
   s.Field("timeout", &GeminiToolOptions::timeout, "http: time allowed for the request");
@@ -38,15 +38,15 @@ void GeminiToolOptions::Declare(Schema<GeminiToolOptions>& s) {
 void GeminiActivityDetectionOptions::Declare(Schema<GeminiActivityDetectionOptions>& s) {
   s.Field("disabled", &GeminiActivityDetectionOptions::disabled, "Turn the server's voice activity detection off");
   s.Field("start_sensitivity", &GeminiActivityDetectionOptions::start_sensitivity, "Start-of-speech sensitivity")
-      .OneOf({"", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"});
+      .OneOf({"START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"});
   s.Field("end_sensitivity", &GeminiActivityDetectionOptions::end_sensitivity, "End-of-speech sensitivity")
-      .OneOf({"", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"});
+      .OneOf({"END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"});
   s.Field("prefix_padding", &GeminiActivityDetectionOptions::prefix_padding, "Speech needed before a start is committed");
   s.Field("silence_duration", &GeminiActivityDetectionOptions::silence_duration, "Silence that ends speech");
   s.Field("activity_handling", &GeminiActivityDetectionOptions::activity_handling, "Whether speech interrupts the model")
-      .OneOf({"", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"});
+      .OneOf({"START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"});
   s.Field("turn_coverage", &GeminiActivityDetectionOptions::turn_coverage, "What input a turn includes")
-      .OneOf({"", "TURN_INCLUDES_ONLY_ACTIVITY", "TURN_INCLUDES_ALL_INPUT", "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO"});
+      .OneOf({"TURN_INCLUDES_ONLY_ACTIVITY", "TURN_INCLUDES_ALL_INPUT", "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO"});
 }
 
 void GeminiCompressionOptions::Declare(Schema<GeminiCompressionOptions>& s) {
