@@ -87,6 +87,7 @@ class TwilioCall : public std::enable_shared_from_this<TwilioCall> {
   void OnClose(const std::string& reason);
   void OnStart(const nlohmann::json& message);
   void OnMedia(const nlohmann::json& message);
+  void OnMediaPayload(std::string_view payload);
   void OnInstanceDone(const Status& status);
   void BadMessage(std::string_view kind, std::string_view detail);
   void ArmWatchdog();
