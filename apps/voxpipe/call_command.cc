@@ -126,8 +126,10 @@ int RunCalls(const CallFlags& flags) {
     fmt::print(stderr, "error: {}\n", audio.message());
     return 1;
   }
-  Runtime runtime(1);
+  // Two threads keep the simulator from being the bottleneck of a load test.
+  Runtime runtime(flags.calls > 1 ? 2 : 1);
   auto& io = runtime.io();
+  auto results_strand = boost::asio::make_strand(io);
   int calls = std::max(1, flags.calls);
   double ramp_s = flags.ramp_s >= 0 ? flags.ramp_s : (calls > 1 ? 1.0 : 0.0);
   double audio_s = audio->size() / 8000.0;
@@ -143,7 +145,7 @@ int RunCalls(const CallFlags& flags) {
     }
     peak_rss = before->rss_kib;
   }
-  boost::asio::steady_timer sampler(io);
+  boost::asio::steady_timer sampler(results_strand);
   std::function<void()> sample = [&] {
     if (auto s = SampleProcess(flags.server_pid)) peak_rss = std::max(peak_rss, s->rss_kib);
     sampler.expires_after(std::chrono::milliseconds(100));
@@ -171,7 +173,7 @@ int RunCalls(const CallFlags& flags) {
     auto& timer = starters.emplace_back(std::make_unique<boost::asio::steady_timer>(strand, delay));
     timer->async_wait([&, strand, options = std::move(options)](const boost::system::error_code&) mutable {
       twilio::PlaceSimulatedCall(strand, std::move(options), [&](SimulatedCallResult r) {
-        boost::asio::post(io, [&, r = std::move(r)]() mutable {
+        boost::asio::post(results_strand, [&, r = std::move(r)]() mutable {
           results.push_back(std::move(r));
           if (static_cast<int>(results.size()) == calls) {
             sampler.cancel();

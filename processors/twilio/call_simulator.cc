@@ -14,6 +14,7 @@
 #include "framework/server/http_message.h"
 #include "processors/codec/common/g711.h"
 #include "processors/common/base64.h"
+#include "processors/twilio/media_message.h"
 #include "processors/twilio/signature.h"
 
 namespace voxpipe::twilio {
@@ -110,6 +111,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
         deadline_timer_(executor) {
     result_.call_sid = options_.call_sid.empty() ? RandomSid("CA") : options_.call_sid;
     stream_sid_ = RandomSid("MZ");
+    stream_sid_json_ = "\"streamSid\":\"" + stream_sid_ + "\"";
   }
 
   void Run() {
@@ -353,6 +355,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
 
   void OnMessage(std::string_view data) {
     if (finished_) return;
+    if (auto payload = ScanMediaPayload(data); payload && data.find(stream_sid_json_) != std::string_view::npos) {
+      return OnMedia(*payload);
+    }
     auto message = nlohmann::json::parse(data, nullptr, false);
     if (message.is_discarded() || !message.is_object() || !message.contains("event") || !message["event"].is_string()) {
       return Fail(Status::Error(fmt::format("the server sent a message that is not Twilio protocol: {}",
@@ -388,10 +393,16 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   }
 
   void OnMedia(const nlohmann::json& message) {
-    std::vector<uint8_t> bytes;
     if (!message.contains("media") || !message["media"].is_object() || !message["media"].contains("payload") ||
-        !message["media"]["payload"].is_string() ||
-        !base64::DecodeTo(message["media"]["payload"].get_ref<const std::string&>(), bytes)) {
+        !message["media"]["payload"].is_string()) {
+      return Fail(Status::Error("the server sent a media message without a payload"));
+    }
+    OnMedia(std::string_view(message["media"]["payload"].get_ref<const std::string&>()));
+  }
+
+  void OnMedia(std::string_view payload) {
+    std::vector<uint8_t> bytes;
+    if (!base64::DecodeTo(payload, bytes)) {
       return Fail(Status::Error("the server sent a media message without a valid base64 payload"));
     }
     auto now = SteadyClock::now();
@@ -460,6 +471,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   SimulatedCallDone done_;
   SimulatedCallResult result_;
   std::string stream_sid_;
+  std::string stream_sid_json_;  // "streamSid":"MZ…", for the media fast path
   Twiml twiml_;
   std::shared_ptr<WebSocketClient> ws_;
   boost::asio::steady_timer ticker_;

@@ -1,7 +1,5 @@
 #include "processors/twilio/twilio_call.h"
 
-#include <cctype>
-#include <optional>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +9,7 @@
 #include "framework/metrics.h"
 #include "processors/common/base64.h"
 #include "processors/twilio/call_control.h"
+#include "processors/twilio/media_message.h"
 #include "processors/twilio/twiml.h"
 #include "processors/twilio/twilio_input.h"
 #include "processors/twilio/twilio_output.h"
@@ -58,35 +57,6 @@ const nlohmann::json* GetObject(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(key);
   return it != object.end() && it->is_object() ? &*it : nullptr;
-}
-
-// Media messages are the hot path (50 a second per call): their payload is
-// found by a scan instead of a full JSON parse. Only messages that plainly
-// have Twilio's shape take it — one object, no escapes (so every quote
-// delimits a string), a single "event":"media", a single payload, no track
-// or the inbound one; anything else gets the full parse and its checks.
-std::optional<std::string_view> ScanMediaPayload(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return std::nullopt;
-  if (text.find('\\') != std::string_view::npos) return std::nullopt;
-  constexpr std::string_view kEvent = "\"event\":\"media\"", kEventKey = "\"event\"";
-  constexpr std::string_view kPayload = "\"payload\":\"", kPayloadKey = "\"payload\"";
-  constexpr std::string_view kTrack = "\"track\":", kInbound = "\"track\":\"inbound\"";
-  size_t event = text.find(kEvent);
-  if (event == std::string_view::npos || text.find(kEventKey, event + 1) != std::string_view::npos) return std::nullopt;
-  if (text.find(kEventKey) != event) return std::nullopt;
-  size_t payload = text.find(kPayload);
-  if (payload == std::string_view::npos || text.find(kPayloadKey, payload + 1) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  if (size_t track = text.find(kTrack); track != std::string_view::npos && text.substr(track, kInbound.size()) != kInbound) {
-    return std::nullopt;
-  }
-  size_t start = payload + kPayload.size();
-  size_t end = text.find('"', start);
-  if (end == std::string_view::npos) return std::nullopt;
-  return text.substr(start, end - start);
 }
 
 }  // namespace

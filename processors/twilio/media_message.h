@@ -1,0 +1,16 @@
+// The hot path of the media stream protocol: finding the payload of a
+// `media` message without a full JSON parse.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace voxpipe::twilio {
+
+// The base64 payload of `text` when it plainly has the shape of a Twilio
+// media message: one object, no escapes (so every quote delimits a string),
+// a single "event":"media", a single payload, no track or the inbound one.
+// std::nullopt for anything else, which then deserves a full parse.
+std::optional<std::string_view> ScanMediaPayload(std::string_view text);
+
+}  // namespace voxpipe::twilio
