@@ -391,3 +391,60 @@ TEST(TwilioServerTest, DrainWaitsForActiveCalls) {
 
 }  // namespace
 }  // namespace voxpipe::twilio
+
+namespace voxpipe::twilio {
+namespace {
+
+TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok());
+  std::promise<SimulatedCallResult> call;
+  SimulatedCallOptions options;
+  options.url = runner.base_url();
+  options.call_sid = "CAstatus";
+  options.from = "+15551112222";
+  options.audio = std::vector<uint8_t>(8000 * 5, 0xFF);  // five seconds, real time
+  options.tail = std::chrono::milliseconds(0);
+  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
+                     [&](SimulatedCallResult r) { call.set_value(std::move(r)); });
+  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(runner.server().active_calls(), 1);
+
+  // The stream's `start` follows the upgrade closely; wait for it.
+  nlohmann::json list;
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    auto calls = runner.Fetch({.method = "GET", .url = "/twilio/calls"});
+    ASSERT_TRUE(calls.ok());
+    body = calls->body;
+    list = nlohmann::json::parse(body);
+    if (list.size() == 1 && list[0]["state"] == "streaming") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(list.size(), 1u) << body;
+  EXPECT_EQ(list[0]["sid"], "CAstatus");
+  EXPECT_EQ(list[0]["from"], "+15551112222");
+  EXPECT_EQ(list[0]["state"], "streaming");
+
+  auto status = runner.Fetch({.method = "POST",
+                              .url = "/twilio/status",
+                              .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
+                              .body = "CallSid=CAstatus&CallStatus=completed"});
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->status, 200);
+  auto future = call.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(3)), std::future_status::ready)
+      << "the call should end well before its five seconds of audio";
+  auto result = future.get();
+  EXPECT_TRUE(result.status.ok()) << result.status.message();
+  EXPECT_TRUE(result.closed_by_server);
+  for (int i = 0; i < 100 && runner.server().active_calls() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(nlohmann::json::parse(runner.Fetch({.method = "GET", .url = "/twilio/calls"})->body).size(), 0u);
+}
+
+}  // namespace
+}  // namespace voxpipe::twilio
