@@ -76,8 +76,7 @@ class Child {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       char drain[4096];
-      while (read(fd_, drain, sizeof drain) > 0) {
-      }
+      for (ssize_t n; (n = read(fd_, drain, sizeof drain)) > 0;) output_.append(drain, n);
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         reaped_ = true;
@@ -129,7 +128,7 @@ TEST(TwilioEchoCliTest, CallerHearsTheirVoiceBackAndTheServerDrainsOnSigterm) {
   int bad_status = std::system(bad.c_str());
   EXPECT_TRUE(WIFEXITED(bad_status) && WEXITSTATUS(bad_status) != 0);
 
-  EXPECT_EQ(server.Stop(SIGTERM, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(server.Stop(SIGTERM, std::chrono::seconds(10)), 0) << server.output();
   std::filesystem::remove(record);
   std::filesystem::remove(log);
 }
