@@ -312,8 +312,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     auto req = parser_->release();
     if (websocket::is_upgrade(req)) return Upgrade(std::move(req));
-    HttpResponse response = server_->Dispatch(ToRequest(req, remote_));
-    Respond(std::move(response), req.keep_alive());
+    Respond(Handle(ToRequest(req, remote_)), req.keep_alive());
+  }
+
+  // Handlers should not throw; if one does, the client gets a 500 and the
+  // server lives on.
+  HttpResponse Handle(const HttpRequest& request) {
+    try {
+      return server_->Dispatch(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http {} {}: handler failed: {}", request.method, request.path, e.what());
+      RejectedCounter("handler_exception").Increment();
+      return HttpResponse::Text(500, "internal error\n");
+    }
   }
 
   void Upgrade(http::request<http::string_body> req) {
@@ -324,7 +335,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     const WebSocketRoute& route = it->second;
     if (route.admit) {
-      if (auto refusal = route.admit(request)) return Respond(std::move(*refusal), false);
+      std::optional<HttpResponse> refusal;
+      try {
+        refusal = route.admit(request);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket {}: admission failed: {}", request.path, e.what());
+        refusal = HttpResponse::Text(500, "internal error\n");
+      }
+      if (refusal) return Respond(std::move(*refusal), false);
     }
     upgraded_ = true;
     stream_.expires_never();

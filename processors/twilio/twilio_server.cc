@@ -186,7 +186,8 @@ void TwilioServer::AddRoutes() {
   http_->Handle("GET", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
   http_->Handle("POST", "/twilio/status", [this](const HttpRequest& r) { return StatusCallback(r); });
   http_->Handle("GET", "/twilio/calls", [this](const HttpRequest&) {
-    return HttpResponse::Json(200, registry_.ToJson().dump(2) + "\n");
+    // Numbers come from webhooks: any bytes at all, so invalid UTF-8 is replaced, not thrown on.
+    return HttpResponse::Json(200, registry_.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   });
   http_->Handle("GET", "/metrics", [this](const HttpRequest&) {
     HttpResponse response = HttpResponse::Text(200, Metrics::Global().RenderText());

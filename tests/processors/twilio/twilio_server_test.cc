@@ -428,6 +428,14 @@ TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall
   EXPECT_EQ(list[0]["from"], "+15551112222");
   EXPECT_EQ(list[0]["state"], "streaming");
 
+  // A webhook from anyone (unsigned line) with a From that is not UTF-8 must not break the listing.
+  auto odd = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = "CallSid=CAodd&From=%FF%FE%C3"});
+  ASSERT_TRUE(odd.ok());
+  auto listing = runner.Fetch({.method = "GET", .url = "/twilio/calls"});
+  ASSERT_TRUE(listing.ok());
+  EXPECT_EQ(listing->status, 200);
+  EXPECT_NE(listing->body.find("CAodd"), std::string::npos);
+
   auto status = runner.Fetch({.method = "POST",
                               .url = "/twilio/status",
                               .headers = {{"Content-Type", "application/x-www-form-urlencoded"}},
@@ -443,7 +451,9 @@ TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall
   for (int i = 0; i < 100 && runner.server().active_calls() != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(nlohmann::json::parse(runner.Fetch({.method = "GET", .url = "/twilio/calls"})->body).size(), 0u);
+  auto after = nlohmann::json::parse(runner.Fetch({.method = "GET", .url = "/twilio/calls"})->body);
+  ASSERT_EQ(after.size(), 1u) << "only the ringing CAodd is left";
+  EXPECT_EQ(after[0]["sid"], "CAodd");
 }
 
 }  // namespace
