@@ -3,10 +3,12 @@
 // in for a model: it ends turns, bursts audio, interrupts and hangs up on cue.
 #include "processors/twilio/twilio_output.h"
 
+#include <map>
 #include <mutex>
 
 #include <gtest/gtest.h>
 
+#include "framework/client/websocket_client.h"
 #include "framework/metrics.h"
 #include "framework/server/http_server.h"
 #include "framework/testing/processor_harness.h"
@@ -23,9 +25,13 @@ constexpr uint8_t kBurstA = 0x10, kBurstB = 0x90;  // a loud square wave, easy t
 struct ScriptLog {
   std::mutex mutex;
   std::vector<MarkFrame> marks;
+  std::string digits;
+  std::map<std::string, std::string> start;
   void Clear() {
     std::lock_guard lock(mutex);
     marks.clear();
+    digits.clear();
+    start.clear();
   }
   std::vector<MarkFrame> Marks() {
     std::lock_guard lock(mutex);
@@ -63,6 +69,14 @@ class TwilioTestScript : public Processor {
     if (auto* mark = frame.As<MarkFrame>(); mark && direction == Direction::kUpstream) {
       std::lock_guard lock(Log().mutex);
       Log().marks.push_back(*mark);
+    }
+    if (auto* dtmf = frame.As<DtmfFrame>()) {
+      std::lock_guard lock(Log().mutex);
+      Log().digits += dtmf->digit;
+    }
+    if (auto* start = frame.As<StartFrame>()) {
+      std::lock_guard lock(Log().mutex);
+      Log().start = start->metadata;
     }
     bool audio = frame.Is<EncodedAudioFrame>() && direction == Direction::kDownstream;
     PushFrame(std::move(frame), direction);
@@ -240,6 +254,44 @@ TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
   EXPECT_EQ(already.value(), before + 1);
   rest_runtime.io().stop();
   rest_thread.join();
+}
+
+TEST(TwilioInputTest, StartMetadataAndDtmfBecomeFrames) {
+  Log().Clear();
+  ServerRunner runner("", ScriptedPipeline("    turn_after: 0\n"));
+  ASSERT_TRUE(runner.status().ok()) << runner.status().message();
+  auto strand = boost::asio::make_strand(runner.io());
+  auto closed = std::make_shared<std::promise<void>>();
+  std::shared_ptr<WebSocketClient> ws;
+  boost::asio::post(strand, [&, closed] {
+    ws = WebSocketClient::Create(
+        strand, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        {.on_open =
+             [&] {
+               ws->Send(R"({"event":"connected","protocol":"Call","version":"1.0.0"})");
+               ws->Send(R"({"event":"start","sequenceNumber":"1","streamSid":"MZd","start":{"accountSid":"ACx",)"
+                        R"("streamSid":"MZd","callSid":"CAd","tracks":["inbound"],)"
+                        R"("customParameters":{"From":"+15550000001","To":"+15550000002","tenant":"acme"},)"
+                        R"("mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}})");
+               for (char d : std::string("12#")) {
+                 ws->Send(fmt::format(R"({{"event":"dtmf","streamSid":"MZd","sequenceNumber":"2",)"
+                                      R"("dtmf":{{"track":"inbound_track","digit":"{}"}}}})", d));
+               }
+               ws->Send(R"({"event":"stop","sequenceNumber":"5","streamSid":"MZd","stop":{"callSid":"CAd"}})");
+             },
+         .on_message = {},
+         .on_close = [closed](const WebSocketCloseInfo&) { closed->set_value(); }});
+    ws->Connect();
+  });
+  ASSERT_EQ(closed->get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the server closes the stream once the pipeline ended after `stop`";
+  std::lock_guard lock(Log().mutex);
+  EXPECT_EQ(Log().digits, "12#");
+  EXPECT_EQ(Log().start["call_sid"], "CAd");
+  EXPECT_EQ(Log().start["stream_sid"], "MZd");
+  EXPECT_EQ(Log().start["from"], "+15550000001");
+  EXPECT_EQ(Log().start["to"], "+15550000002");
+  EXPECT_EQ(Log().start["param.tenant"], "acme");
 }
 
 TEST(TwilioOutputTest, RefusesAudioItCannotSend) {
