@@ -220,7 +220,7 @@ void GeminiLiveLLM::OnClose(Connection& conn, const WebSocketCloseInfo& info) {
 }
 
 void GeminiLiveLLM::OnFailure(const std::string& what, int code, int http_status) {
-  if (failed_ || ended_) return;
+  if (failed_ || ended_ || shutting_down_) return;
   if (IsDeterministicClose(code, http_status)) {
     failed_ = true;
     std::string message = http_status ? fmt::format("Gemini Live refused the connection: {}", what)
@@ -453,7 +453,8 @@ void GeminiLiveLLM::RunPendingAction() {
 // ---- end of stream ---------------------------------------------------------
 
 void GeminiLiveLLM::OnEnd(Frame frame) {
-  if (Connection* conn = Sendable()) conn->ws->Send(gemini::EncodeAudioStreamEnd());
+  // Behind any caller audio still buffered for a connection being set up.
+  if (!failed_ && !ended_) SendOrBuffer(gemini::EncodeAudioStreamEnd(), {}, {});
   bool wait = !ended_ && !failed_ && (turn_open_ || (options_.await_reply_on_end && caller_audio_since_turn_));
   pending_end_ = std::move(frame);
   if (!wait) return ForwardEnd();
