@@ -255,14 +255,26 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   void SendFrame() {
     size_t offset = frames_sent_ * kFrameBytes;
     size_t n = std::min(kFrameBytes, options_.audio.size() - offset);
-    std::span<const uint8_t> chunk(options_.audio.data() + offset, n);
-    std::string message = fmt::format(
-        R"({{"event":"media","sequenceNumber":"{}","streamSid":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":")",
-        ++sequence_, stream_sid_, frames_sent_ + 1, frames_sent_ * 20);
-    base64::EncodeTo(chunk, message);
-    message += "\"}}";
     send_times_.push_back(SteadyClock::now());
     ++frames_sent_;
+    SendMedia({options_.audio.data() + offset, n});
+  }
+
+  // After their words the caller is silent, but the line is not: Twilio keeps
+  // streaming 20 ms frames of silence, and a model's voice activity detection
+  // waits for that silence before it answers.
+  void SendSilence() {
+    static const std::vector<uint8_t> kSilence(kFrameBytes, kMulawSilence);
+    SendMedia(kSilence);
+  }
+
+  void SendMedia(std::span<const uint8_t> chunk) {
+    std::string message = fmt::format(
+        R"({{"event":"media","sequenceNumber":"{}","streamSid":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":")",
+        ++sequence_, stream_sid_, chunks_sent_ + 1, chunks_sent_ * 20);
+    ++chunks_sent_;
+    base64::EncodeTo(chunk, message);
+    message += "\"}}";
     ++result_.media_sent;
     Send(std::move(message));
   }
@@ -278,6 +290,8 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
         audio_done_ = SteadyClock::now();
         Event(fmt::format("caller audio sent ({} frames)", frames_sent_));
       }
+    } else {
+      SendSilence();
     }
     Play(kFrameBytes);
     if (frames_sent_ == total_frames() && SteadyClock::now() - audio_done_ >= options_.tail) return HangUp();
@@ -485,6 +499,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   size_t played_ = 0;
   uint64_t sequence_ = 0;
   bool fast_tail_armed_ = false;
+  size_t chunks_sent_ = 0;  // audio and silence
   bool closing_ = false;
   bool finished_ = false;
 };
