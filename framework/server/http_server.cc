@@ -185,6 +185,10 @@ class BeastWebSocket : public WebSocketConnection, public std::enable_shared_fro
     finished_ = true;
     open_ = false;
     queue_.clear();
+    // Whatever ended it, nothing more is read or written: release the socket
+    // now, so no close handshake or ping timer outlives the connection.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
     auto on_close = std::move(callbacks_.on_close);
     callbacks_ = {};
     if (on_close) on_close(reason);
