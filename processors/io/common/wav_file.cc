@@ -89,26 +89,24 @@ Result<std::unique_ptr<Writer>> Writer::Open(const std::string& path, StreamForm
 Writer::~Writer() { Close(); }
 
 Status Writer::Write(std::span<const int16_t> pcm) {
-  if (!handle_ || format_.kind != StreamFormat::Kind::kPcm16) {
-    return Status::Error(fmt::format("{}: not open for PCM", path_));
-  }
-  sf_count_t n = sf_write_short(static_cast<SNDFILE*>(handle_), pcm.data(), static_cast<sf_count_t>(pcm.size()));
-  if (n != static_cast<sf_count_t>(pcm.size())) {
-    return Status::Error(fmt::format("{}: write failed: {}", path_, sf_strerror(static_cast<SNDFILE*>(handle_))));
-  }
-  written_ += n;
-  return OkStatus();
+  if (format_.kind != StreamFormat::Kind::kPcm16) return Status::Error(fmt::format("{}: not open for PCM", path_));
+  return Written(handle_ ? sf_write_short(static_cast<SNDFILE*>(handle_), pcm.data(), sf_count_t(pcm.size())) : -1,
+                 pcm.size());
 }
 
 Status Writer::Write(std::span<const uint8_t> mulaw) {
-  if (!handle_ || format_.kind != StreamFormat::Kind::kMulaw) {
-    return Status::Error(fmt::format("{}: not open for mu-law", path_));
-  }
-  sf_count_t n = sf_write_raw(static_cast<SNDFILE*>(handle_), mulaw.data(), static_cast<sf_count_t>(mulaw.size()));
-  if (n != static_cast<sf_count_t>(mulaw.size())) {
+  if (format_.kind != StreamFormat::Kind::kMulaw) return Status::Error(fmt::format("{}: not open for mu-law", path_));
+  // Raw: the bytes are already G.711; libsndfile's encoder would re-quantise.
+  return Written(handle_ ? sf_write_raw(static_cast<SNDFILE*>(handle_), mulaw.data(), sf_count_t(mulaw.size())) : -1,
+                 mulaw.size());
+}
+
+Status Writer::Written(int64_t count, size_t expected) {
+  if (!handle_) return Status::Error(fmt::format("{}: already closed", path_));
+  if (count != int64_t(expected)) {
     return Status::Error(fmt::format("{}: write failed: {}", path_, sf_strerror(static_cast<SNDFILE*>(handle_))));
   }
-  written_ += n;
+  written_ += count;
   return OkStatus();
 }
 

@@ -43,6 +43,8 @@ class Writer {
 
  private:
   Writer(void* handle, std::string path, StreamFormat format) : handle_(handle), path_(std::move(path)), format_(format) {}
+  // Accounts for a write of `expected` samples that reported `count`.
+  Status Written(int64_t count, size_t expected);
 
   void* handle_;  // SNDFILE*
   std::string path_;
