@@ -44,10 +44,8 @@ pipeline:
   - type: MulawDecoder
   - type: Resampler
     rate: 16000
-    phase: minimum
   - type: Resampler
     rate: 8000
-    phase: minimum
   - type: MulawEncoder
   - type: TwilioOutput
 )");
