@@ -448,7 +448,7 @@ TEST(GeminiLiveLLMTest, WaitsForTheReplyBeforeEndingWhenAsked) {
   EXPECT_EQ(emulator->stats().audio_stream_ends, 1);
   auto metrics = h.Downstream<MetricsFrame>();
   ASSERT_FALSE(metrics.empty());
-  EXPECT_GT(metrics.back().values.at("input_latency_samples"), 0);
+  EXPECT_TRUE(metrics.back().values.count("input_latency_p99_us")) << "latency figures go out before the EndFrame";
 }
 
 // Prints the latency the processor adds (its own recorder); not a timing assertion.
