@@ -102,6 +102,10 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
 
   void on_connect(beast::error_code ec, tcp::resolver::results_type::endpoint_type) {
     if (ec) return fail(ec, "connect");
+    // Audio goes out in small messages; Nagle's algorithm would hold them
+    // back waiting for acknowledgements (about 40 ms on the first reply).
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     if constexpr (kIsTls<Stream>) {
       if (Status s = PrepareTlsClientStream(ws_.next_layer().native_handle(), url_.host); !s.ok()) {
         return Finish(Failure(s.message()));
