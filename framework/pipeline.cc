@@ -107,7 +107,9 @@ Result<std::vector<Stage>> BuildStages(const ConfigNode& list, StreamFormat inpu
   return stages;
 }
 
-void CollectStages(std::vector<Stage>& stages, std::vector<Stage*>& out) {
+// Every processor stage, depth first, as Stage* or const Stage*.
+template <typename Stages, typename StagePtr>
+void CollectStages(Stages& stages, std::vector<StagePtr>& out) {
   for (auto& s : stages) {
     if (s.is_parallel()) {
       for (auto& b : s.branches) CollectStages(b, out);
@@ -155,9 +157,9 @@ Result<std::shared_ptr<const PipelineTemplate>> PipelineTemplate::Build(const Co
 }
 
 std::vector<const Stage*> PipelineTemplate::Flatten() const {
-  std::vector<Stage*> all;
-  CollectStages(const_cast<std::vector<Stage>&>(stages_), all);
-  return {all.begin(), all.end()};
+  std::vector<const Stage*> all;
+  CollectStages(stages_, all);
+  return all;
 }
 
 namespace {
