@@ -175,7 +175,11 @@ class SessionLogic {
     json message = json::parse(data, nullptr, false);
     if (message.is_discarded() || !message.is_object()) return Reject(1007, "Invalid JSON payload received.");
     if (message.size() != 1) return Reject(1007, "Request contains an invalid argument.");
-    const auto& [key, body] = *message.items().begin();
+    // Not `*message.items().begin()`: that dereferences a temporary iterator
+    // proxy and leaves the binding dangling (ASan: stack-use-after-scope).
+    auto first = message.begin();
+    const json& body = first.value();
+    const std::string& key = first.key();
     std::string kind = SnakeToCamel(key);
     if (!setup_received_ && kind != "setup") return Reject(1007, "Request contains an invalid argument.");
     if (kind == "setup") return OnSetup(body);
