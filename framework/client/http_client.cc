@@ -7,6 +7,7 @@
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
+#include "framework/client/client_stream.h"
 #include "framework/client/url.h"
 
 namespace voxpipe {
@@ -29,7 +30,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange<Stream>> {
   HttpExchange(net::any_io_executor executor, Url url, HttpRequest request, HttpCallback done, TlsContextPtr tls)
       : executor_(executor),
         resolver_(executor),
-        stream_(MakeStream(executor, tls.get())),
+        stream_(client_detail::MakeClientStream<Stream, kIsTls<Stream>>(executor, tls.get())),
         url_(std::move(url)),
         request_(std::move(request)),
         done_(std::move(done)),
@@ -44,14 +45,6 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange<Stream>> {
   }
 
  private:
-  static Stream MakeStream(const net::any_io_executor& executor, net::ssl::context* tls) {
-    if constexpr (kIsTls<Stream>) {
-      return Stream(executor, *tls);
-    } else {
-      return Stream(executor);
-    }
-  }
-
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (ec) return fail(ec, "resolve");
     if (std::chrono::steady_clock::now() >= timer_deadline_) return Finish(Status::Error("timed out resolving"));

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/client/client_stream.h"
 #include "framework/client/url.h"
 
 namespace voxpipe {
@@ -39,7 +40,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   WebSocketSession(net::any_io_executor executor, Url url, WebSocketClientOptions options, WebSocketHandlers handlers,
                    TlsContextPtr tls)
       : resolver_(executor),
-        ws_(MakeStream(executor, tls.get())),
+        ws_(client_detail::MakeClientStream<Stream, kIsTls<Stream>>(executor, tls.get())),
         url_(std::move(url)),
         options_(std::move(options)),
         handlers_(std::move(handlers)),
@@ -85,14 +86,6 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   size_t queued() const override { return queue_.size(); }
 
  private:
-  static Stream MakeStream(const net::any_io_executor& executor, net::ssl::context* tls) {
-    if constexpr (kIsTls<Stream>) {
-      return Stream(executor, *tls);
-    } else {
-      return Stream(executor);
-    }
-  }
-
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (ec) return fail(ec, "resolve");
     beast::get_lowest_layer(ws_).expires_after(options_.connect_timeout);
