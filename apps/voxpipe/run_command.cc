@@ -1,6 +1,5 @@
 // `voxpipe run PIPELINE.yaml`: serve calls until SIGINT/SIGTERM (then drain),
 // or run a file pipeline to completion.
-#include <atomic>
 #include <chrono>
 
 #include <boost/asio/signal_set.hpp>
@@ -27,7 +26,10 @@ int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& ru
   Status result = Status::Error("did not finish");
   bool interrupted = false;
 
-  boost::asio::signal_set signals(runtime.io(), SIGINT, SIGTERM);
+  // The signal set is used only on its own strand: the pipeline's completion
+  // comes from another thread.
+  auto signal_strand = runtime.NewStrand();
+  boost::asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::warn("signal {}: stopping", signal);
@@ -37,8 +39,10 @@ int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& ru
   auto started = Clock::now();
   instance->Start(StartFrame{file.name, {{"pipeline", file.path}}}, [&](const Status& status) {
     result = status;
-    signals.cancel();
-    runtime.Stop();
+    boost::asio::post(signal_strand, [&] {
+      signals.cancel();
+      runtime.Stop();
+    });
   });
   runtime.Run();
   auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
@@ -57,8 +61,12 @@ int RunService(const PipelineFile& file, const RunFlags& flags, Runtime& runtime
     fmt::print(stderr, "error: {}\n", s.message());
     return 1;
   }
-  std::atomic<int> signals_seen{0};
-  boost::asio::signal_set signals(runtime.io(), SIGINT, SIGTERM);
+  // The signal set is used only on its own strand, so the drain's end, which
+  // comes from another thread, cannot cancel it before the handler re-arms it
+  // (a wait armed after the cancel would keep the process alive forever).
+  auto signal_strand = runtime.NewStrand();
+  int signals_seen = 0;
+  boost::asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
@@ -70,7 +78,7 @@ int RunService(const PipelineFile& file, const RunFlags& flags, Runtime& runtime
       spdlog::info("signal {}: draining (up to {} s; send it again to stop at once)", signal,
                    std::chrono::duration_cast<std::chrono::seconds>(flags.drain).count());
       service->Drain(flags.drain, [&] {
-        boost::asio::post(runtime.io(), [&] {
+        boost::asio::post(signal_strand, [&] {
           signals.cancel();
           runtime.Stop();
         });

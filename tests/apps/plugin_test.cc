@@ -17,14 +17,21 @@ class PluginTest : public ::testing::Test {
  protected:
   // Installs voxpipe and builds examples/plugin, incrementally: ctest runs
   // each test in its own process, and only the first pays for the builds.
+  // A failure here fails every test (gtest would only skip them after a
+  // failed SetUpTestSuite, and a skip hides the problem).
   static void SetUpTestSuite() {
     root_ = std::string(VOXPIPE_BINARY_DIR) + "/plugin_test";
     auto install = RunCommand({"/usr/bin/cmake", "--install", VOXPIPE_BINARY_DIR, "--prefix", root_ + "/prefix", "--component", "dev"});
-    ASSERT_EQ(install.exit_code, 0) << install.output;
+    if (install.exit_code != 0) {
+      setup_error_ = "cmake --install failed:\n" + install.output;
+      return;
+    }
     plugin_ = Build("build", {});
     // The same source compiled as if against another engine version.
-    other_abi_plugin_ = Build("build-other-abi", {"-DCMAKE_CXX_FLAGS=-DVOXPIPE_ABI_VERSION=999"});
+    if (setup_error_.empty()) other_abi_plugin_ = Build("build-other-abi", {"-DCMAKE_CXX_FLAGS=-DVOXPIPE_ABI_VERSION=999"});
   }
+
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static std::string Build(const std::string& dir, std::vector<std::string> extra) {
     std::vector<std::string> configure = {"/usr/bin/cmake", "-S", std::string(VOXPIPE_SOURCE_DIR) + "/examples/plugin",
@@ -32,20 +39,21 @@ class PluginTest : public ::testing::Test {
                                           "-DCMAKE_BUILD_TYPE=Release"};
     configure.insert(configure.end(), extra.begin(), extra.end());
     auto r = RunCommand(configure, {.timeout = std::chrono::minutes(3)});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    r = RunCommand({"/usr/bin/cmake", "--build", root_ + "/" + dir}, {.timeout = std::chrono::minutes(5)});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
+    if (r.exit_code == 0) r = RunCommand({"/usr/bin/cmake", "--build", root_ + "/" + dir}, {.timeout = std::chrono::minutes(5)});
+    if (r.exit_code != 0) setup_error_ = "building the example plugin in " + dir + " failed:\n" + r.output;
     return root_ + "/" + dir + "/libvoxpipe_gain.so";
   }
 
   static std::string root_;
   static std::string plugin_;
   static std::string other_abi_plugin_;
+  static std::string setup_error_;
 };
 
 std::string PluginTest::root_;
 std::string PluginTest::plugin_;
 std::string PluginTest::other_abi_plugin_;
+std::string PluginTest::setup_error_;
 
 TEST_F(PluginTest, ProcessorsListsThePlugin) {
   auto r = RunCommand({VoxpipeBinary(), "--plugin", plugin_, "processors", "Gain"});
