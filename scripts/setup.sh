@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev ca-certificates
-  libsoxr-dev libsndfile1-dev libyaml-cpp-dev nlohmann-json3-dev
+  libsoxr-dev libsndfile1-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sox espeak-ng

@@ -15,6 +15,25 @@ constexpr std::array<int8_t, 256> MakeReverse() {
 }
 constexpr auto kReverse = MakeReverse();
 
+// kDecode[i][c]: character c's six bits in position i of a quad, already
+// shifted; a character outside the alphabet sets bit 31 instead. A quad is
+// then four lookups OR-ed together and one test.
+constexpr uint32_t kInvalid = 0x80000000u;
+constexpr std::array<std::array<uint32_t, 256>, 4> MakeDecode() {
+  std::array<std::array<uint32_t, 256>, 4> tables{};
+  for (int i = 0; i < 4; ++i) {
+    for (int c = 0; c < 256; ++c) {
+      tables[i][c] = kReverse[c] < 0 ? kInvalid : uint32_t(kReverse[c]) << (18 - 6 * i);
+    }
+  }
+  return tables;
+}
+constexpr auto kDecode = MakeDecode();
+
+inline uint32_t DecodeQuad(const char* q) {
+  return kDecode[0][uint8_t(q[0])] | kDecode[1][uint8_t(q[1])] | kDecode[2][uint8_t(q[2])] | kDecode[3][uint8_t(q[3])];
+}
+
 }  // namespace
 
 void EncodeTo(std::span<const uint8_t> data, std::string& out) {
@@ -48,22 +67,26 @@ std::string Encode(std::span<const uint8_t> data) {
 bool DecodeTo(std::string_view text, std::vector<uint8_t>& out) {
   out.clear();
   if (text.size() % 4 != 0) return false;
-  size_t padding = 0;
-  if (!text.empty() && text.back() == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
+  if (text.empty()) return true;
+  size_t padding = text.back() != '=' ? 0 : text[text.size() - 2] == '=' ? 2 : 1;
   out.resize(text.size() / 4 * 3 - padding);
   uint8_t* p = out.data();
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int a = kReverse[static_cast<uint8_t>(text[i])];
-    int b = kReverse[static_cast<uint8_t>(text[i + 1])];
-    int c = last && padding == 2 ? 0 : kReverse[static_cast<uint8_t>(text[i + 2])];
-    int d = last && padding >= 1 ? 0 : kReverse[static_cast<uint8_t>(text[i + 3])];
-    if ((a | b | c | d) < 0) return false;
-    uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | uint32_t(d);
-    *p++ = static_cast<uint8_t>(v >> 16);
-    if (!(last && padding == 2)) *p++ = static_cast<uint8_t>(v >> 8);
-    if (!(last && padding >= 1)) *p++ = static_cast<uint8_t>(v);
+  const char* q = text.data();
+  const char* last = q + text.size() - 4;
+  for (; q < last; q += 4, p += 3) {
+    uint32_t v = DecodeQuad(q);
+    if (v & kInvalid) return false;
+    p[0] = uint8_t(v >> 16);
+    p[1] = uint8_t(v >> 8);
+    p[2] = uint8_t(v);
   }
+  // The last quad may end in padding ("xx==" or "xxx=").
+  char tail[4] = {q[0], q[1], padding == 2 ? 'A' : q[2], padding >= 1 ? 'A' : q[3]};
+  uint32_t v = DecodeQuad(tail);
+  if (v & kInvalid) return false;
+  p[0] = uint8_t(v >> 16);
+  if (padding < 2) p[1] = uint8_t(v >> 8);
+  if (padding < 1) p[2] = uint8_t(v);
   return true;
 }
 

@@ -31,6 +31,12 @@ TEST(Base64Test, RejectsMalformedInput) {
   EXPECT_FALSE(Decode("Zm9v!A==").has_value());  // character
   EXPECT_FALSE(Decode("Z===").has_value());      // padding
   EXPECT_FALSE(Decode("Zg==Zg==").has_value());  // padding in the middle
+  for (size_t at = 0; at < 8; ++at) {             // a bad character anywhere, first quad to last
+    std::string text = "Zm9vYmFy";
+    text[at] = '\n';
+    EXPECT_FALSE(Decode(text).has_value()) << at;
+  }
+  EXPECT_EQ(Decode("")->size(), 0u);
 }
 
 }  // namespace

@@ -58,6 +58,43 @@ TEST(GeminiLiveMessagesTest, ParsesEveryFieldOfOneMessage) {
   EXPECT_TRUE(parsed->problems.empty());
 }
 
+// As Google formats them: spaces after separators, a role, escapes in text,
+// nested tool arguments, and several serverContent fields in one message.
+TEST(GeminiLiveMessagesTest, ParsesMessagesAsTheServerFormatsThem) {
+  std::vector<int16_t> pcm(960);
+  for (size_t i = 0; i < pcm.size(); ++i) pcm[i] = static_cast<int16_t>(i * 37 - 12000);
+  std::string data = base64::Encode(std::span(reinterpret_cast<const uint8_t*>(pcm.data()), pcm.size() * 2));
+  auto parsed = ParseServerMessage(R"({"serverContent": {"modelTurn": {"role": "model", "parts": [
+      {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": ")" + data + R"("}},
+      {"text": "thinking", "thought": true}, {"text": "Say \"hi\"\n\u00e9"}]},
+      "outputTranscription": {"text": "Your order"}, "turnComplete": true},
+    "usageMetadata": {"promptTokenCount": 812, "responseTokenCount": 96.0, "totalTokenCount": 908,
+                      "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 96}]},
+    "toolCall": {"functionCalls": [{"id": "call-123", "name": "lookup_order",
+                                    "args": {"id": "A17", "items": [1, 2.5, {"deep": null}], "rush": false}}]}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.message();
+  ASSERT_EQ(parsed->audio.size(), 1u);
+  EXPECT_EQ(parsed->audio[0].sample_rate, 24000);
+  EXPECT_EQ(parsed->audio[0].samples, pcm);
+  EXPECT_EQ(parsed->text, std::vector<std::string>{"Say \"hi\"\n\u00e9"}) << "thoughts are not the model's words";
+  EXPECT_EQ(parsed->output_transcription->text, "Your order");
+  EXPECT_TRUE(parsed->turn_complete);
+  EXPECT_EQ(parsed->usage.at("prompt_tokens"), 812);
+  EXPECT_EQ(parsed->usage.at("response_tokens"), 96);
+  ASSERT_EQ(parsed->tool_calls.size(), 1u);
+  EXPECT_EQ(parsed->tool_calls[0].id, "call-123");
+  EXPECT_EQ(parsed->tool_calls[0].args,
+            json::parse(R"({"id": "A17", "items": [1, 2.5, {"deep": null}], "rush": false})"));
+  EXPECT_TRUE(parsed->problems.empty());
+}
+
+TEST(GeminiLiveMessagesTest, InvalidUtf8OrTrailingGarbageIsNotAMessage) {
+  EXPECT_FALSE(ParseServerMessage("{\"serverContent\": {\"outputTranscription\": {\"text\": \"\xff\"}}}").ok());
+  EXPECT_FALSE(ParseServerMessage(R"({"setupComplete": {}} {)").ok());
+  EXPECT_FALSE(ParseServerMessage("").ok());
+  EXPECT_TRUE(ParseServerMessage(R"( {"setupComplete": {}} )")->setup_complete);
+}
+
 TEST(GeminiLiveMessagesTest, UntrustedDataBecomesProblemsNotCrashes) {
   EXPECT_FALSE(ParseServerMessage("{").ok());
   EXPECT_FALSE(ParseServerMessage("[1,2]").ok());
