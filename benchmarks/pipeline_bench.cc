@@ -1,6 +1,7 @@
 // Frames crossing pipelines: the resampler alone, each direction of the phone
-// chain's audio path, and a 7-stage chain, all through the real engine (one
-// strand, frames passed by function call). Figures: docs/performance.md.
+// chain's audio path (with and without the wire formats at its ends), and a
+// 7-stage chain, all through the real engine (one strand, frames passed by
+// function call). Figures: docs/performance.md.
 #include <cmath>
 #include <numbers>
 
@@ -9,6 +10,9 @@
 
 #include "framework/pipeline.h"
 #include "framework/registry.h"
+#include "processors/common/base64.h"
+#include "processors/gemini/gemini_live_messages.h"
+#include "processors/twilio/media_message.h"
 
 namespace voxpipe {
 namespace {
@@ -25,15 +29,20 @@ class BenchPassThrough : public Processor {
 REGISTER_PROCESSOR(BenchPassThrough);
 
 // A started pipeline instance on a private io_context; frames pushed in are
-// processed before Push() returns and dropped at the end.
+// processed before Push() returns, then handed to `out` (if given).
 class Bench {
  public:
-  Bench(std::string_view yaml, StreamFormat input) {
+  using Output = std::function<void(const Frame&)>;
+  Bench(std::string_view yaml, StreamFormat input, Output out = nullptr) : out_(std::move(out)) {
     auto root = ConfigNode::Parse(yaml, "bench");
     auto pipeline = PipelineTemplate::Build(*root, "bench", input);
     if (!pipeline.ok()) throw std::runtime_error(pipeline.message());
     instance_ = PipelineInstance::Create(*pipeline, boost::asio::make_strand(io_), "bench");
-    instance_->SetOutputTap([this](const Frame& f, Direction) { outputs_ += f.Is<StartFrame>() ? 0 : 1; });
+    instance_->SetOutputTap([this](const Frame& f, Direction) {
+      if (f.Is<StartFrame>()) return;
+      ++outputs_;
+      if (out_) out_(f);
+    });
     instance_->Start(StartFrame{"bench", {}}, [](const Status&) {});
     io_.poll();
   }
@@ -50,6 +59,7 @@ class Bench {
   int64_t outputs() const { return outputs_; }
 
  private:
+  Output out_;
   boost::asio::io_context io_;
   std::shared_ptr<PipelineInstance> instance_;
   int64_t outputs_ = 0;
@@ -87,6 +97,58 @@ void BM_PhoneOutbound20ms(benchmark::State& state) {
   RunAudio(state, "- {type: Resampler, rate: 8000}\n- type: MulawEncoder\n", 24000);
 }
 BENCHMARK(BM_PhoneOutbound20ms);
+
+// The whole caller-to-model direction of the phone line, wire to wire: a
+// Twilio media message (found by the scan, base64 decoded) becomes a 20 ms
+// mu-law frame, is decoded and resampled, and leaves as Gemini's
+// realtimeInput message (base64 encoded).
+void BM_CallerToModelWireToWire20ms(benchmark::State& state) {
+  std::string message;
+  Bench bench("- type: MulawDecoder\n- {type: Resampler, rate: 16000}\n", StreamFormat::Mulaw(8000), [&](const Frame& f) {
+    if (auto* audio = f.As<AudioFrame>()) {
+      gemini::EncodeAudioInput(audio->samples.data(), audio->samples.size(), audio->sample_rate, message);
+    }
+  });
+  std::vector<uint8_t> mulaw(160, 0xD5);
+  std::string twilio;
+  twilio::AppendMediaMessage(R"("MZ18ad3ab5a668481ce02b83e7395059f0")", mulaw, twilio);
+  twilio = R"({"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"2","timestamp":"5",)" +
+           twilio.substr(twilio.find(R"("payload")"));
+  twilio.insert(twilio.size() - 1, R"(,"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0")");
+  std::vector<uint8_t> bytes;
+  for (auto _ : state) {
+    auto payload = twilio::ScanMediaPayload(twilio);
+    if (!payload || !base64::DecodeTo(*payload, bytes)) return state.SkipWithError("the media message did not scan");
+    bench.Push(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, bytes}));
+  }
+  state.counters["message_bytes"] = double(message.size());
+}
+BENCHMARK(BM_CallerToModelWireToWire20ms);
+
+// The whole model-to-caller direction, wire to wire: Gemini's serverContent
+// message with 20 ms of 24 kHz audio is parsed (simdjson, base64), resampled
+// to 8 kHz, encoded to mu-law and written as a Twilio media message.
+void BM_ModelToCallerWireToWire20ms(benchmark::State& state) {
+  std::string message;
+  Bench bench("- {type: Resampler, rate: 8000}\n- type: MulawEncoder\n", StreamFormat::Pcm16(24000), [&](const Frame& f) {
+    if (auto* audio = f.As<EncodedAudioFrame>()) {
+      message.clear();
+      twilio::AppendMediaMessage(R"("MZ18ad3ab5a668481ce02b83e7395059f0")", audio->bytes, message);
+    }
+  });
+  auto samples = Tone(480, 24000);
+  std::string gemini = R"({"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":")" +
+                       base64::Encode(std::span(reinterpret_cast<const uint8_t*>(samples.data()), samples.size() * 2)) +
+                       R"("}}]}}})";
+  for (auto _ : state) {
+    auto parsed = gemini::ParseServerMessage(gemini);
+    if (!parsed.ok() || parsed->audio.empty()) return state.SkipWithError("the server message did not parse");
+    auto& chunk = parsed->audio.front();
+    bench.Push(Frame::Make(AudioFrame{chunk.sample_rate, 1, std::move(chunk.samples)}));
+  }
+  state.counters["message_bytes"] = double(message.size());
+}
+BENCHMARK(BM_ModelToCallerWireToWire20ms);
 
 // The phone chain's shape, seven stages, with pass-throughs standing in for
 // the transport ends and the model: one 20 ms caller frame end to end.

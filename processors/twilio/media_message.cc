@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "processors/common/base64.h"
+
 namespace voxpipe::twilio {
 
 std::optional<std::string_view> ScanMediaPayload(std::string_view text) {
@@ -28,5 +30,14 @@ std::optional<std::string_view> ScanMediaPayload(std::string_view text) {
   return text.substr(start, end - start);
 }
 
+
+void AppendMediaMessage(std::string_view stream_sid_json, std::span<const uint8_t> mulaw, std::string& out) {
+  out.reserve(out.size() + 64 + stream_sid_json.size() + base64::EncodedSize(mulaw.size()));
+  out += R"({"event":"media","streamSid":)";
+  out += stream_sid_json;
+  out += R"(,"media":{"payload":")";
+  base64::EncodeTo(mulaw, out);
+  out += R"("}})";
+}
 
 }  // namespace voxpipe::twilio

@@ -271,12 +271,7 @@ bool TwilioCall::stream_open() const { return started_ && connection_->is_open()
 bool TwilioCall::SendMedia(std::span<const uint8_t> mulaw) {
   if (!stream_open()) return false;
   std::string message = connection_->TakeBuffer();
-  message.reserve(64 + stream_sid_json_.size() + base64::EncodedSize(mulaw.size()));
-  message += R"({"event":"media","streamSid":)";
-  message += stream_sid_json_;
-  message += R"(,"media":{"payload":")";
-  base64::EncodeTo(mulaw, message);
-  message += R"("}})";
+  AppendMediaMessage(stream_sid_json_, mulaw, message);
   if (!connection_->Send(std::move(message))) return false;
   counters_->frames_out.fetch_add(1, std::memory_order_relaxed);
   counters_->bytes_out.fetch_add(mulaw.size(), std::memory_order_relaxed);
