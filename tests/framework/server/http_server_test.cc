@@ -131,9 +131,13 @@ TEST_F(HttpServerTest, RefusesOversizedBodiesAndHeaders) {
   options.header_limit = 1024;
   Start(options);
   auto big_body = Fetch({.method = "POST", .url = "/echo", .body = std::string(4096, 'x')});
-  if (big_body.ok()) EXPECT_EQ(big_body->status, 413);
+  if (big_body.ok()) {
+    EXPECT_EQ(big_body->status, 413);
+  }
   auto big_header = Fetch({.method = "POST", .url = "/echo", .headers = {{"X-Test", std::string(4096, 'h')}}});
-  if (big_header.ok()) EXPECT_EQ(big_header->status, 431);
+  if (big_header.ok()) {
+    EXPECT_EQ(big_header->status, 431);
+  }
   auto fine = Fetch({.method = "POST", .url = "/echo", .body = std::string(1000, 'x')});
   ASSERT_TRUE(fine.ok());
   EXPECT_EQ(fine->status, 200);

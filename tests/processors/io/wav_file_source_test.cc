@@ -23,7 +23,9 @@ TEST(WavFileSourceTest, PlaysAMulawFileInTwentyMillisecondFramesThenEnds) {
   std::vector<uint8_t> played;
   for (size_t i = 0; i < frames.size(); ++i) {
     EXPECT_EQ(frames[i].sample_rate, 8000);
-    if (i + 1 < frames.size()) EXPECT_EQ(frames[i].bytes.size(), 160u);
+    if (i + 1 < frames.size()) {
+      EXPECT_EQ(frames[i].bytes.size(), 160u);
+    }
     played.insert(played.end(), frames[i].bytes.begin(), frames[i].bytes.end());
   }
   EXPECT_EQ(played, file->mulaw);

@@ -321,7 +321,9 @@ TEST(TwilioServerTest, OversizedWebhookBodyIsRefused) {
   ASSERT_TRUE(runner.status().ok());
   auto response = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = std::string(10000, 'a')});
   // Either a 413 or the connection closed on us; never a 200.
-  if (response.ok()) EXPECT_EQ(response->status, 413);
+  if (response.ok()) {
+    EXPECT_EQ(response->status, 413);
+  }
 }
 
 TEST(TwilioServerTest, FullLineAnswersBusyTwiml) {
