@@ -212,7 +212,7 @@ int RunCalls(const CallFlags& flags) {
     for (const auto& r : results) {
       if (!r.status.ok() && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, r.status.message());
     }
-    fmt::print("media: {} sent, {} received; playback gaps {} (20 ms slots of silence mid-call)\n", frames_sent,
+    fmt::print("media: {} sent, {} received; playback gaps {} (20 ms slots of silence inside an utterance)\n", frames_sent,
                frames_received, underruns);
   }
   fmt::print("webhook:       {}\n", Summary(webhook));

@@ -1,7 +1,6 @@
 #include "processors/twilio/call_simulator.h"
 
 #include <cmath>
-#include <deque>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -15,6 +14,7 @@
 #include "processors/codec/common/g711.h"
 #include "processors/common/base64.h"
 #include "processors/twilio/media_message.h"
+#include "processors/twilio/playback_buffer.h"
 #include "processors/twilio/signature.h"
 
 namespace voxpipe::twilio {
@@ -23,7 +23,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kFrameBytes = 160;  // 20 ms of mu-law at 8000 Hz
 constexpr auto kFrame = std::chrono::milliseconds(20);
-constexpr uint8_t kMulawSilence = 0xFF;
 
 std::string RandomSid(const char* prefix) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -343,27 +342,17 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     ws_->Close(1000, "call ended");
   }
 
-  // The simulated phone's speaker: plays `bytes` from the buffer (silence
-  // when it runs dry) and echoes the marks it passes.
-  void Play(size_t bytes) {
-    size_t n = std::min(bytes, playback_.size());
-    result_.heard.insert(result_.heard.end(), playback_.begin(), playback_.begin() + n);
-    playback_.erase(playback_.begin(), playback_.begin() + n);
-    result_.heard.insert(result_.heard.end(), bytes - n, kMulawSilence);
-    if (n < bytes && result_.media_received > 0 && !closing_) ++result_.underruns;
-    played_ += n;
-    EchoMarks(false);
-  }
+  // The simulated phone's speaker plays one slot; marks it passes are echoed.
+  void Play(size_t bytes) { EchoMarks(playback_.Play(bytes, result_.heard), "played"); }
 
-  void EchoMarks(bool cleared) {
-    while (!marks_.empty() && (cleared || marks_.front().position <= played_)) {
-      Event(fmt::format("mark '{}' {}", marks_.front().name, cleared ? "cleared" : "played"));
+  void EchoMarks(const std::vector<std::string>& names, std::string_view how) {
+    for (const auto& name : names) {
+      Event(fmt::format("mark '{}' {}", name, how));
       Send(nlohmann::json{{"event", "mark"},
                           {"sequenceNumber", std::to_string(++sequence_)},
                           {"streamSid", stream_sid_},
-                          {"mark", {{"name", marks_.front().name}}}}
+                          {"mark", {{"name", name}}}}
                .dump());
-      marks_.pop_front();
     }
   }
 
@@ -390,18 +379,14 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
         return Fail(Status::Error("the server sent a mark without a name"));
       }
       std::string name = mark["name"].get<std::string>();
-      if (!options_.realtime || closing_) {
-        marks_.push_back({name, 0});
-        return EchoMarks(false);
-      }
-      marks_.push_back({name, played_ + playback_.size()});
-      return EchoMarks(false);
+      // Fast mode plays audio the moment it arrives, so a mark is reached at once.
+      if (!options_.realtime || closing_) return EchoMarks({name}, "played");
+      return playback_.Mark(std::move(name));
     }
     if (event == "clear") {
       ++result_.clears;
-      Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.size() / 8));
-      playback_.clear();
-      return EchoMarks(true);
+      Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.queued_bytes() / 8));
+      return EchoMarks(playback_.Clear(), "cleared");
     }
     Fail(Status::Error(fmt::format("the server sent event '{}'; only media, mark and clear are allowed", event)));
   }
@@ -432,10 +417,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       result_.echo_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - send_times_[frame]).count());
     }
     if (options_.realtime && !closing_) {
-      playback_.insert(playback_.end(), bytes.begin(), bytes.end());
+      playback_.Append(bytes);
     } else {
       result_.heard.insert(result_.heard.end(), bytes.begin(), bytes.end());
-      played_ += bytes.size();
     }
   }
 
@@ -469,16 +453,12 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     ticker_.cancel();
     deadline_timer_.cancel();
     result_.status = std::move(status);
+    result_.underruns = playback_.gaps();
     if (ws_) ws_->Detach();
     auto done = std::move(done_);
     auto result = std::move(result_);
     done(std::move(result));
   }
-
-  struct PendingMark {
-    std::string name;
-    size_t position;  // played_ count at which it is reached
-  };
 
   boost::asio::any_io_executor executor_;
   SimulatedCallOptions options_;
@@ -492,11 +472,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   boost::asio::steady_timer deadline_timer_;
   SteadyClock::time_point started_, stream_started_, next_tick_, audio_done_, last_media_;
   std::vector<SteadyClock::time_point> send_times_;
-  std::deque<uint8_t> playback_;
-  std::deque<PendingMark> marks_;
+  PlaybackBuffer playback_;
   size_t frames_sent_ = 0;
   size_t received_bytes_ = 0;
-  size_t played_ = 0;
   uint64_t sequence_ = 0;
   bool fast_tail_armed_ = false;
   size_t chunks_sent_ = 0;  // audio and silence

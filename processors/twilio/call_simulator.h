@@ -52,7 +52,7 @@ struct SimulatedCallResult {
   std::vector<Event> events;
   std::vector<uint8_t> heard;     // mu-law 8000 Hz timeline of what the caller heard
   std::vector<uint8_t> received;  // every media payload from the server, concatenated
-  size_t underruns = 0;           // 20 ms slots that played silence after audio had started
+  size_t underruns = 0;           // 20 ms slots of silence inside an utterance (audio came late)
   // For each media message received: arrival minus the send time of the
   // caller frame at the same sample position. On an echo line this is the
   // round trip through the server (including any resampler delay).
