@@ -1,6 +1,7 @@
 #include "processors/gemini/gemini_live_llm.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +20,6 @@ namespace {
 
 // A session that stayed up this long resets the reconnect budget.
 constexpr auto kStableSession = std::chrono::seconds(10);
-constexpr size_t kLatencyWindow = 8192;
 
 bool IsDeterministicClose(int code, int http_status) {
   return code == 1007 || code == 1008 || http_status == 400 || http_status == 401 || http_status == 403 ||
@@ -39,21 +39,25 @@ struct GeminiLiveLLM::Connection {
 };
 
 void GeminiLiveLLM::LatencySamples::Add(Clock::duration d) {
+  process_wide_.Observe(d);
   double us = std::chrono::duration<double, std::micro>(d).count();
-  if (samples_.size() < kLatencyWindow) {
-    samples_.push_back(us);
-  } else {
-    samples_[next_] = us;
-    next_ = (next_ + 1) % kLatencyWindow;
-  }
+  size_t bucket = us < 1 ? 0 : 1 + static_cast<size_t>(std::log2(us) * kPerOctave);
+  ++buckets_[std::min(bucket, buckets_.size() - 1)];
+  ++count_;
 }
 
 double GeminiLiveLLM::LatencySamples::Percentile(double p) const {
-  if (samples_.empty()) return 0;
-  std::vector<double> sorted = samples_;
-  size_t k = std::min(sorted.size() - 1, static_cast<size_t>(p / 100 * double(sorted.size())));
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(k), sorted.end());
-  return sorted[k];
+  if (count_ == 0) return 0;
+  auto rank = static_cast<uint64_t>(std::ceil(p / 100 * double(count_)));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    seen += buckets_[i];
+    if (seen >= std::max<uint64_t>(rank, 1)) {
+      // Bucket i (from 1) holds [2^((i-1)/k), 2^(i/k)) µs: report its geometric middle.
+      return i == 0 ? 0.5 : std::exp2((double(i) - 0.5) / kPerOctave);
+    }
+  }
+  return std::exp2(double(kOctaves));
 }
 
 ProcessorDoc GeminiLiveLLM::Doc() {
@@ -78,7 +82,14 @@ Result<StreamFormat> GeminiLiveLLM::Negotiate(const Options&, const StreamFormat
   return StreamFormat::Pcm16(24000);
 }
 
-GeminiLiveLLM::GeminiLiveLLM(const Options& options) : raw_options_(options) {}
+GeminiLiveLLM::GeminiLiveLLM(const Options& options)
+    : raw_options_(options),
+      input_latency_(Metrics::Global().Histogram(
+          "voxpipe_gemini_input_latency_seconds",
+          "GeminiLiveLLM: from the caller frame's arrival (e.g. Twilio media) to its realtimeInput handed to the socket")),
+      output_latency_(Metrics::Global().Histogram(
+          "voxpipe_gemini_output_latency_seconds",
+          "GeminiLiveLLM: from a server message read to its audio frame pushed downstream")) {}
 
 GeminiLiveLLM::~GeminiLiveLLM() { Shutdown(); }
 

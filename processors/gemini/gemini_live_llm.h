@@ -44,6 +44,7 @@
 //         url: https://hospital.example/api/visiting-hours
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <memory>
@@ -55,6 +56,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "framework/client/websocket_client.h"
+#include "framework/metrics.h"
 #include "framework/processor.h"
 #include "framework/registry.h"
 #include "framework/stream_format.h"
@@ -85,16 +87,22 @@ class GeminiLiveLLM : public Processor {
     std::string message;
     bool armed = false;  // the model has spoken since the tool answered
   };
-  // Recent latency samples, in microseconds.
+  // Latencies in log-spaced buckets, 16 per octave from 1 µs to about 2 s:
+  // the same few kilobytes however long the call, percentiles within 4.4%.
+  // Each one is also observed by a process-wide histogram for /metrics.
   class LatencySamples {
    public:
+    explicit LatencySamples(MetricHistogram& process_wide) : process_wide_(process_wide) {}
     void Add(Clock::duration d);
-    double Percentile(double p) const;
-    size_t size() const { return samples_.size(); }
+    double Percentile(double p) const;  // µs
+    size_t size() const { return count_; }
 
    private:
-    std::vector<double> samples_;
-    size_t next_ = 0;
+    static constexpr int kPerOctave = 16;
+    static constexpr int kOctaves = 21;
+    std::array<uint32_t, kPerOctave * kOctaves + 1> buckets_{};  // [0] is under 1 µs
+    size_t count_ = 0;
+    MetricHistogram& process_wide_;
   };
 
   void StartConnection(Role role);
