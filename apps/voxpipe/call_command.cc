@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "apps/voxpipe/commands.h"
+#include "framework/client/http_client.h"
+#include "framework/client/url.h"
 #include "framework/runtime.h"
 #include "processors/codec/common/g711.h"
 #include "processors/io/common/wav_file.h"
@@ -70,6 +73,72 @@ Result<std::vector<uint8_t>> LoadAudio(const std::string& path) {
   std::vector<uint8_t> mulaw(audio->pcm.size());
   g711::MulawEncode(audio->pcm, mulaw);
   return mulaw;
+}
+
+// The server's own latency histograms from its /metrics (Prometheus text):
+// name -> (upper bound in seconds, cumulative count) per bucket.
+using Histograms = std::map<std::string, std::vector<std::pair<double, double>>>;
+
+Histograms ParseLatencyHistograms(const std::string& text) {
+  Histograms out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    // voxpipe_x_latency_seconds_bucket{le="0.001"} 123
+    auto brace = line.find("_latency_seconds_bucket{le=\"");
+    if (line.starts_with("#") || brace == std::string::npos) continue;
+    auto le_at = brace + std::string_view("_latency_seconds_bucket{le=\"").size();
+    auto le_end = line.find('"', le_at);
+    auto space = line.rfind(' ');
+    if (le_end == std::string::npos || space == std::string::npos || space < le_end) continue;
+    std::string le = line.substr(le_at, le_end - le_at);
+    double bound = le == "+Inf" ? INFINITY : std::atof(le.c_str());
+    out[line.substr(0, brace) + "_latency_seconds"].emplace_back(bound, std::atof(line.c_str() + space + 1));
+  }
+  return out;
+}
+
+std::optional<Histograms> FetchLatencyHistograms(const std::string& server_url) {
+  auto url = ParseUrl(server_url);
+  if (!url.ok()) return std::nullopt;
+  boost::asio::io_context io;
+  std::optional<Histograms> out;
+  HttpFetch(io.get_executor(),
+            {.url = fmt::format("{}://{}:{}/metrics", url->scheme, url->host, url->port),
+             .timeout = std::chrono::seconds(5)},
+            [&](Result<voxpipe::HttpResponse> r) {
+              if (r.ok() && r->status == 200) out = ParseLatencyHistograms(r->body);
+            });
+  io.run();
+  return out;
+}
+
+// What the server measured during the run (after minus before), e.g.
+// "n=9803  <=0.1 ms 89.7%  <=1 ms 100.0%  <=2 ms 100.0%  p50 <=0.05 ms  p99 <=0.5 ms".
+void PrintServerLatency(const Histograms& before, const Histograms& after) {
+  for (const auto& [name, buckets] : after) {
+    auto was = before.find(name);
+    std::vector<double> counts;
+    for (size_t i = 0; i < buckets.size(); ++i) {
+      double earlier = was != before.end() && i < was->second.size() ? was->second[i].second : 0;
+      counts.push_back(buckets[i].second - earlier);
+    }
+    double total = counts.empty() ? 0 : counts.back();
+    if (total <= 0) continue;
+    auto share_within = [&](double seconds) {
+      for (size_t i = 0; i < buckets.size(); ++i) {
+        if (buckets[i].first >= seconds - 1e-12) return 100 * counts[i] / total;
+      }
+      return 100.0;
+    };
+    auto percentile = [&](double p) {
+      for (size_t i = 0; i < buckets.size(); ++i) {
+        if (counts[i] >= p / 100 * total) return buckets[i].first * 1000;
+      }
+      return double(INFINITY);
+    };
+    fmt::print("  {:<44} n={:<8.0f} <=0.1 ms {:5.1f}%  <=1 ms {:5.1f}%  <=2 ms {:5.1f}%  p50 <={} ms  p99 <={} ms\n", name,
+               total, share_within(0.0001), share_within(0.001), share_within(0.002), percentile(50), percentile(99));
+  }
 }
 
 double Percentile(std::vector<double>& values, double p) {
@@ -155,6 +224,7 @@ int RunCalls(const CallFlags& flags) {
   };
   if (before) sample();
 
+  auto server_latency_before = FetchLatencyHistograms(flags.url);
   std::vector<SimulatedCallResult> results;
   auto started = Clock::now();
   std::vector<std::unique_ptr<boost::asio::steady_timer>> starters;
@@ -245,6 +315,12 @@ int RunCalls(const CallFlags& flags) {
                frames > 0 ? cpu_s * 1e6 / frames : 0);
     fmt::print("server memory: {:.1f} MiB before, {:.1f} MiB peak: {:.0f} KiB per call\n", before->rss_kib / 1024,
                peak_rss / 1024, (peak_rss - before->rss_kib) / calls);
+  }
+  if (server_latency_before) {
+    if (auto after = FetchLatencyHistograms(flags.url)) {
+      fmt::print("server latency during the run (its /metrics):\n");
+      PrintServerLatency(*server_latency_before, *after);
+    }
   }
   if (!flags.record_path.empty()) {
     auto writer = wav::Writer::Open(flags.record_path, StreamFormat::Mulaw(8000));
