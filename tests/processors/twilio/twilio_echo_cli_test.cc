@@ -117,6 +117,8 @@ TEST(TwilioEchoCliTest, CallerHearsTheirVoiceBackAndTheServerDrainsOnSigterm) {
   std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
   EXPECT_NE(output.find("heard back"), std::string::npos) << output;
+  EXPECT_NE(output.find("server latency during the run"), std::string::npos) << output;
+  EXPECT_NE(output.find("voxpipe_twilio_output_latency_seconds"), std::string::npos) << output;
 
   auto heard = wav::Read(record.string());
   ASSERT_TRUE(heard.ok()) << heard.message();
