@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace voxpipe {
@@ -22,13 +23,157 @@ double BesselI0(double x) {
   return sum;
 }
 
-// The hot loop: one output sample. Compiled for AVX2+FMA as well as the
-// baseline, chosen when the program starts by what the CPU has.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) float Dot(const float* a, const float* b, size_t n) {
-  float acc = 0;
-#pragma omp simd reduction(+ : acc)
-  for (size_t k = 0; k < n; ++k) acc += a[k] * b[k];
-  return acc;
+// Eight floats: one AVX register, or a pair of SSE registers on the baseline.
+// The helpers that pass them are always inlined, so GCC's note that such
+// arguments are passed differently without AVX concerns no real call.
+#pragma GCC diagnostic ignored "-Wpsabi"
+constexpr size_t kLanes = 8;
+using Floats = float __attribute__((vector_size(kLanes * sizeof(float))));
+using Ints = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+using Shorts = int16_t __attribute__((vector_size(kLanes * sizeof(int16_t))));
+
+[[gnu::always_inline]] inline Floats Load(const float* p) {
+  Floats v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7], AVX's hadd.
+[[gnu::always_inline]] inline Floats PairSums(const Floats& a, const Floats& b) {
+  return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) +
+         __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
+// Output samples that use one polyphase branch, on windows `stride` inputs
+// apart: each coefficient load serves every row.
+struct SharedBranch {
+  const float* coefficients;
+  const float* window;
+  size_t stride;
+  float* sums;
+  size_t sums_stride;
+  const float* branch(int) const { return coefficients; }
+  const float* input(int r) const { return window + r * stride; }
+  float* sum(int r) const { return sums + r * sums_stride; }
+};
+
+// Output samples gathered from different branches.
+struct Gathered {
+  struct Row {
+    const float* branch;
+    const float* input;
+    float* sum;
+  };
+  const Row* rows;
+  const float* branch(int r) const { return rows[r].branch; }
+  const float* input(int r) const { return rows[r].input; }
+  float* sum(int r) const { return rows[r].sum; }
+};
+
+// kRows dot products at once, each keeping its partial sums in lanes until one
+// transposed reduction at the end: a dot product per output would spend more
+// on its horizontal sum than on its multiplies, and would wait on one chain of
+// additions.
+template <int kRows, typename Rows>
+[[gnu::always_inline]] inline void Dot(const Rows& rows, size_t taps) {
+  static_assert(kRows <= int(kLanes), "one lane of the reduction per row");
+  Floats acc[kLanes] = {};  // rows past kRows stay zero
+  for (size_t k = 0; k < taps; k += kLanes) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) acc[r] += Load(rows.branch(r) + k) * Load(rows.input(r) + k);
+  }
+  Floats low = PairSums(PairSums(acc[0], acc[1]), PairSums(acc[2], acc[3]));
+  Floats high = PairSums(PairSums(acc[4], acc[5]), PairSums(acc[6], acc[7]));
+  Floats total = __builtin_shufflevector(low, high, 0, 1, 2, 3, 8, 9, 10, 11) +
+                 __builtin_shufflevector(low, high, 4, 5, 6, 7, 12, 13, 14, 15);
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) *rows.sum(r) = total[r];
+}
+
+// One channel's block: sums[t * sums_stride] for outputs t in [0, count), the
+// first at filter-rate position `first` from the window at x. Outputs t and
+// t + L use the same branch on windows M inputs apart, so they go eight at a
+// time; the rest (all of them when a block has fewer than eight outputs per
+// branch, as at 44.1 -> 48 kHz) are batched across branches. Compiled for
+// AVX2+FMA as well as the baseline, chosen when the program starts by what the
+// CPU has.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void Filter(const float* coefficients, size_t taps,
+                                                                        int L, int M, const float* x, int64_t first,
+                                                                        size_t count, float* sums,
+                                                                        size_t sums_stride) {
+  Gathered::Row pending[8];
+  int waiting = 0;
+  for (size_t t0 = 0; t0 < std::min(size_t(L), count); ++t0) {
+    int64_t position = first + int64_t(t0) * M;
+    SharedBranch shared{coefficients + size_t(position % L) * taps, x + position / L, size_t(M),
+                        sums + t0 * sums_stride, size_t(L) * sums_stride};
+    const size_t rows = (count - t0 + L - 1) / L;
+    size_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+      Dot<8>(shared, taps);
+      shared.window += 8 * shared.stride;
+      shared.sums += 8 * shared.sums_stride;
+    }
+    for (; r < rows; ++r) {
+      pending[waiting++] = {shared.coefficients, shared.window, shared.sums};
+      shared.window += shared.stride;
+      shared.sums += shared.sums_stride;
+      if (waiting == 8) {
+        Dot<8>(Gathered{pending}, taps);
+        waiting = 0;
+      }
+    }
+  }
+  int done = 0;
+  if (waiting - done >= 4) {
+    Dot<4>(Gathered{pending + done}, taps);
+    done += 4;
+  }
+  if (waiting - done >= 2) {
+    Dot<2>(Gathered{pending + done}, taps);
+    done += 2;
+  }
+  if (waiting > done) Dot<1>(Gathered{pending + done}, taps);
+}
+
+// Rounds half away from zero (as lround does) and saturates. Adding just
+// under one half before truncating is exact in float over this range.
+[[gnu::always_inline]] inline Shorts RoundToPcm(const Floats& sums) {
+  constexpr float kJustUnderHalf = 0.49999997f;
+  Floats v = sums < -32768.0f ? Floats{} - 32768.0f : sums;
+  v = v > 32767.0f ? Floats{} + 32767.0f : v;
+  v += v < 0 ? Floats{} - kJustUnderHalf : Floats{} + kJustUnderHalf;
+  return __builtin_convertvector(__builtin_convertvector(v, Ints), Shorts);
+}
+
+// One block's sums to 16-bit samples.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void ToPcm(const float* in, size_t n, int16_t* out) {
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    Shorts pcm = RoundToPcm(Load(in + i));
+    std::memcpy(out + i, &pcm, sizeof pcm);
+  }
+  if (i < n) {
+    Floats rest = {};
+    std::memcpy(&rest, in + i, (n - i) * sizeof(float));
+    Shorts pcm = RoundToPcm(rest);
+    std::memcpy(out + i, &pcm, (n - i) * sizeof(int16_t));
+  }
+}
+
+// One channel of interleaved 16-bit samples to floats.
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void ToFloats(const int16_t* in, size_t channels,
+                                                                          size_t n, float* out) {
+  size_t i = 0;
+  if (channels == 1) {
+    for (; i + kLanes <= n; i += kLanes) {
+      Shorts pcm;
+      std::memcpy(&pcm, in + i, sizeof pcm);
+      Floats v = __builtin_convertvector(pcm, Floats);
+      std::memcpy(out + i, &v, sizeof v);
+    }
+  }
+  for (; i < n; ++i) out[i] = in[i * channels];
 }
 
 }  // namespace
@@ -66,7 +211,8 @@ PolyphaseResampler::PolyphaseResampler(int interpolation, int decimation, int ch
     : interpolation_(interpolation),
       decimation_(decimation),
       channels_(channels),
-      taps_per_phase_((h.size() + interpolation - 1) / interpolation),
+      taps_(h.size()),
+      taps_per_phase_(((h.size() + interpolation - 1) / interpolation + kLanes - 1) / kLanes * kLanes),
       delay_(static_cast<int64_t>(h.size() - 1) / 2) {
   coefficients_.assign(size_t(interpolation_) * taps_per_phase_, 0.0f);
   for (int p = 0; p < interpolation_; ++p) {
@@ -78,6 +224,15 @@ PolyphaseResampler::PolyphaseResampler(int interpolation, int decimation, int ch
   }
   history_.assign(channels_, {});
   Reset();
+}
+
+std::vector<float> PolyphaseResampler::impulse_response() const {
+  std::vector<float> h(taps_);
+  for (size_t n = 0; n < taps_; ++n) {
+    size_t p = n % interpolation_, k = n / interpolation_;
+    h[n] = coefficients_[p * taps_per_phase_ + (taps_per_phase_ - 1 - k)];
+  }
+  return h;
 }
 
 void PolyphaseResampler::Reset() {
@@ -94,7 +249,7 @@ void PolyphaseResampler::Process(std::span<const int16_t> input, std::vector<int
     auto& h = history_[c];
     size_t base = h.size();
     h.resize(base + frames);
-    for (size_t i = 0; i < frames; ++i) h[base + i] = input[i * channels_ + c];
+    ToFloats(input.data() + c, channels_, frames, h.data() + base);
   }
   frames_in_ += frames;
   Run(frames, output);
@@ -102,40 +257,24 @@ void PolyphaseResampler::Process(std::span<const int16_t> input, std::vector<int
 
 void PolyphaseResampler::Run(size_t frames, std::vector<int16_t>& output) {
   const int64_t limit = int64_t(frames) * interpolation_;
-  const size_t K = taps_per_phase_;
   size_t count = next_ < limit ? size_t((limit - next_ + decimation_ - 1) / decimation_) : 0;
-  size_t start = output.size();
-  output.resize(start + count * channels_);
-  // Walk the filter-rate position in (input sample, phase) steps; a 64-bit
-  // division per output sample would cost more than its dot product.
-  int64_t n = next_ / interpolation_;  // newest input sample in the window
-  int p = int(next_ % interpolation_);
-  const int64_t step_samples = decimation_ / interpolation_;
-  const int step_phase = decimation_ % interpolation_;
-  for (size_t t = 0; t < count; ++t) {
-    const float* coefficients = &coefficients_[size_t(p) * K];
-    for (int c = 0; c < channels_; ++c) {
-      const float* x = &history_[c][size_t(n)];  // window [n - K + 1, n], shifted by the K - 1 history
-      float acc = Dot(coefficients, x, K);
-      output[start + t * channels_ + c] = static_cast<int16_t>(std::clamp(std::lround(acc), -32768L, 32767L));
-    }
-    n += step_samples;
-    p += step_phase;
-    if (p >= interpolation_) {
-      p -= interpolation_;
-      ++n;
-    }
+  sums_.resize(count * channels_);
+  for (int c = 0; c < channels_; ++c) {
+    Filter(coefficients_.data(), taps_per_phase_, interpolation_, decimation_, history_[c].data(), next_, count,
+           sums_.data() + c, channels_);
   }
-  int64_t position = n * interpolation_ + p;
-  next_ = position - limit;
+  size_t start = output.size();
+  output.resize(start + sums_.size());
+  ToPcm(sums_.data(), sums_.size(), output.data() + start);
+  next_ += int64_t(count) * decimation_ - limit;
   frames_out_ += count;
-  for (auto& h : history_) h.erase(h.begin(), h.end() - (K - 1));
+  for (auto& h : history_) h.erase(h.begin(), h.end() - (taps_per_phase_ - 1));
 }
 
 void PolyphaseResampler::Flush(std::vector<int16_t>& output) {
   uint64_t wanted = (frames_in_ * interpolation_ + decimation_ / 2) / decimation_;
   // Zeros push the filter's tail out; then trim to the aligned length.
-  size_t padding = size_t(delay_ / interpolation_) + taps_per_phase_ + 1;
+  size_t padding = size_t(delay_ / interpolation_) + (taps_ + interpolation_ - 1) / interpolation_ + 1;
   size_t start = output.size();
   uint64_t before = frames_out_;
   for (auto& h : history_) h.insert(h.end(), padding, 0.0f);

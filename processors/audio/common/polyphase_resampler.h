@@ -22,8 +22,9 @@ namespace voxpipe {
 
 class PolyphaseResampler {
  public:
-  // Null when the ratio needs an impractically long filter (e.g. 44.1 kHz to
-  // 8 kHz has 80/441 and would need a 100k-tap filter).
+  // Null when the ratio needs an impractically long filter (e.g. 48 kHz to
+  // 44.099 kHz has 44099/48000 and would need millions of taps; 44.1 kHz to
+  // 8 kHz, 80/441, takes 25k).
   static std::unique_ptr<PolyphaseResampler> Create(int input_rate, int output_rate, int channels);
 
   // Appends the output for `input` (interleaved) to `output`.
@@ -35,7 +36,9 @@ class PolyphaseResampler {
 
   // Group delay in output samples (per channel).
   double delay() const { return double(delay_) / decimation_; }
-  size_t taps() const { return coefficients_.size(); }
+  size_t taps() const { return taps_; }
+  // The filter's taps in time order, at the filter rate (input rate * L).
+  std::vector<float> impulse_response() const;
 
  private:
   PolyphaseResampler(int interpolation, int decimation, int channels, std::vector<float> coefficients);
@@ -44,13 +47,16 @@ class PolyphaseResampler {
   int interpolation_;  // L
   int decimation_;     // M
   int channels_;
-  size_t taps_per_phase_;
-  int64_t delay_;  // (N - 1) / 2, at the filter's rate
+  size_t taps_;            // N, the filter's length at the filter rate
+  size_t taps_per_phase_;  // ceil(N / L), rounded up to whole 8-float vectors
+  int64_t delay_;          // (N - 1) / 2, at the filter's rate
   // Phase-major: coefficients_[p * taps_per_phase_ + k] = h[p + k * L], reversed
-  // in k so the inner loop walks history forwards.
+  // in k so the inner loop walks history forwards; the padding is zeros at the
+  // oldest end.
   std::vector<float> coefficients_;
   // Per channel: the last taps_per_phase_ - 1 inputs, then the current block.
   std::vector<std::vector<float>> history_;
+  std::vector<float> sums_;  // one block's output before rounding, interleaved
   int64_t next_ = 0;            // filter-rate index of the next output, relative to the block start
   uint64_t frames_in_ = 0;      // input frames since the last reset
   uint64_t frames_out_ = 0;     // output frames since the last reset

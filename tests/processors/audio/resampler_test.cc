@@ -1,12 +1,16 @@
 #include "processors/audio/resampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <numbers>
+#include <numeric>
+#include <random>
 
 #include <gtest/gtest.h>
 
 #include "framework/testing/processor_harness.h"
+#include "processors/audio/common/polyphase_resampler.h"
 
 namespace voxpipe {
 namespace {
@@ -205,6 +209,80 @@ TEST(ResamplerTest, OptionsAreValidated) {
   EXPECT_NE(misspelt.status().message().find("<harness>:3: unknown option 'qualty' (did you mean 'quality'?)"),
             std::string::npos)
       << misspelt.status().message();
+}
+
+// The FIR engine against its definition: insert L - 1 zeros after every input
+// sample, convolve with the filter (in double), keep every M-th sample from the
+// group delay on, round. Chunking must not matter, so the input arrives in
+// random pieces, down to none or one frame at a time.
+struct Ratio {
+  int in_rate, out_rate, channels;
+};
+
+class PolyphaseResamplerRatioTest : public ::testing::TestWithParam<Ratio> {};
+INSTANTIATE_TEST_SUITE_P(Ratios, PolyphaseResamplerRatioTest,
+                         ::testing::Values(Ratio{8000, 16000, 1}, Ratio{24000, 8000, 1}, Ratio{16000, 8000, 1},
+                                           Ratio{8000, 24000, 1}, Ratio{16000, 24000, 1}, Ratio{44100, 48000, 1},
+                                           Ratio{8000, 16000, 2}, Ratio{48000, 16000, 2}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.in_rate) + "to" + std::to_string(info.param.out_rate) +
+                                  "x" + std::to_string(info.param.channels);
+                         });
+
+std::vector<int16_t> DirectConvolution(const std::vector<int16_t>& input, int in_rate, int out_rate, int channels,
+                                       const std::vector<float>& h) {
+  int g = std::gcd(in_rate, out_rate);
+  const int64_t L = out_rate / g, M = in_rate / g;
+  const int64_t frames = int64_t(input.size()) / channels;
+  const int64_t delay = int64_t(h.size() - 1) / 2;
+  const int64_t outputs = (frames * L + M / 2) / M;
+  std::vector<int16_t> out(outputs * channels);
+  for (int64_t t = 0; t < outputs; ++t) {
+    for (int c = 0; c < channels; ++c) {
+      const int64_t position = delay + t * M;  // at the filter rate
+      double sum = 0;
+      // Only every L-th sample of the stuffed signal is non-zero.
+      for (int64_t j = position % L; j < int64_t(h.size()) && j <= position; j += L) {
+        int64_t n = (position - j) / L;
+        if (n < frames) sum += double(h[j]) * input[n * channels + c];
+      }
+      out[t * channels + c] = static_cast<int16_t>(std::clamp(std::lround(sum), -32768L, 32767L));
+    }
+  }
+  return out;
+}
+
+TEST_P(PolyphaseResamplerRatioTest, MatchesDirectConvolutionWhateverTheChunking) {
+  auto [in_rate, out_rate, channels] = GetParam();
+  auto fir = PolyphaseResampler::Create(in_rate, out_rate, channels);
+  ASSERT_NE(fir, nullptr);
+  std::mt19937 random(in_rate + out_rate + channels);
+  // Two streams on one resampler: Flush() must leave nothing behind. The
+  // second is loud enough to clip.
+  for (double level : {4000.0, 30000.0}) {
+    std::normal_distribution<double> noise(0, level);
+    std::vector<int16_t> input(static_cast<size_t>(in_rate * 0.15) * channels);
+    for (auto& v : input) v = static_cast<int16_t>(std::clamp(std::lround(noise(random)), -32768L, 32767L));
+    std::vector<int16_t> output;
+    for (size_t at = 0; at < input.size();) {
+      size_t frames = std::uniform_int_distribution<size_t>(0, random() % 4 == 0 ? 2 : 700)(random);
+      size_t n = std::min(frames * channels, input.size() - at);
+      fir->Process(std::span(input).subspan(at, n), output);
+      at += n;
+    }
+    fir->Flush(output);
+    auto expected = DirectConvolution(input, in_rate, out_rate, channels, fir->impulse_response());
+    ASSERT_EQ(output.size(), expected.size());
+    int worst = 0;
+    for (size_t i = 0; i < output.size(); ++i) worst = std::max(worst, std::abs(output[i] - expected[i]));
+    EXPECT_LE(worst, 1) << "LSB, at level " << level;  // float sums in a different order
+  }
+}
+
+TEST(PolyphaseResamplerTest, ImpracticalRatiosAreRefused) {
+  EXPECT_EQ(PolyphaseResampler::Create(48000, 44099, 1), nullptr);  // L = 44099 branches
+  EXPECT_EQ(PolyphaseResampler::Create(8000, 0, 1), nullptr);
+  EXPECT_NE(PolyphaseResampler::Create(44100, 8000, 1), nullptr);  // 25413 taps
 }
 
 }  // namespace
