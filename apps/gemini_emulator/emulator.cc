@@ -303,7 +303,13 @@ class SessionLogic {
       if (!replying_ && pending_tool_id_.empty()) EndCallerTurn();
       return;
     }
-    if (Field(input, "activityStart") || Field(input, "text") || Field(input, "video")) return;
+    if (const json* text = Field(input, "text")) {
+      if (!text->is_string()) return Reject(1007, "Request contains an invalid argument.");
+      std::lock_guard lock(shared_->mutex);
+      shared_->stats.texts.push_back(text->get<std::string>());
+      return;
+    }
+    if (Field(input, "activityStart") || Field(input, "video")) return;
     Reject(1007, "Request contains an invalid argument.");
   }
 

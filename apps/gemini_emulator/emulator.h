@@ -61,6 +61,7 @@ struct Stats {
   int interruptions = 0;
   int tool_calls = 0;
   int audio_stream_ends = 0;
+  std::vector<std::string> texts;  // realtimeInput text, in order
   int text_frames = 0;       // client messages by frame type
   int binary_frames = 0;
 };

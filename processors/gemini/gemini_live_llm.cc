@@ -278,6 +278,15 @@ void GeminiLiveLLM::OnCallerAudio(const Frame& frame, const AudioFrame& audio) {
   SendOrBuffer(std::move(encode_buffer_), audio.duration(), frame.ingress);
 }
 
+// The Live API has no keypad input: the key goes to the model as text, the
+// way a caller's words would.
+void GeminiLiveLLM::OnCallerKey(const DtmfFrame& key) {
+  if (failed_ || ended_ || options_.dtmf_text.empty() || key.digit == 0) return;
+  std::string text = options_.dtmf_text;
+  if (auto at = text.find("{digit}"); at != std::string::npos) text.replace(at, 7, std::string(1, key.digit));
+  SendOrBuffer(gemini::EncodeTextInput(text), std::chrono::microseconds(0), Clock::time_point{});
+}
+
 void GeminiLiveLLM::SendOrBuffer(std::string message, microseconds duration, Clock::time_point ingress) {
   if (Connection* conn = Sendable(); conn && backlog_.empty()) {
     if (conn->ws->Send(std::move(message))) {
@@ -507,6 +516,7 @@ void GeminiLiveLLM::PushLatencyMetrics() {
 void GeminiLiveLLM::Process(Frame frame, Direction direction) {
   if (direction == Direction::kUpstream) return PushFrame(std::move(frame), direction);
   if (const auto* audio = frame.As<AudioFrame>()) return OnCallerAudio(frame, *audio);
+  if (const auto* key = frame.As<DtmfFrame>()) OnCallerKey(*key);
   if (frame.Is<EndFrame>()) return OnEnd(std::move(frame));
   if (frame.Is<CancelFrame>()) {
     Shutdown();

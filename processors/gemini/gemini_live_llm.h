@@ -116,6 +116,7 @@ class GeminiLiveLLM : public Processor {
   void Remove(int id);
 
   void OnCallerAudio(const Frame& frame, const AudioFrame& audio);
+  void OnCallerKey(const DtmfFrame& key);
   void SendOrBuffer(std::string message, std::chrono::microseconds duration, Clock::time_point ingress);
   void FlushBacklog(Connection& conn);
   Connection* Sendable();

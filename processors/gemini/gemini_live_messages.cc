@@ -26,6 +26,10 @@ void EncodeAudioInput(const int16_t* samples, size_t count, int sample_rate, std
 
 std::string EncodeAudioStreamEnd() { return R"({"realtimeInput":{"audioStreamEnd":true}})"; }
 
+std::string EncodeTextInput(std::string_view text) {
+  return json{{"realtimeInput", {{"text", text}}}}.dump();
+}
+
 std::string EncodeToolResponse(const std::string& id, const std::string& name, const json& response) {
   return json{{"toolResponse", {{"functionResponses", json::array({{{"id", id}, {"name", name}, {"response", response}}})}}}}
       .dump();

@@ -23,6 +23,10 @@ void EncodeAudioInput(const int16_t* samples, size_t count, int sample_rate, std
 
 std::string EncodeAudioStreamEnd();
 
+// {"realtimeInput":{"text":"..."}}: words the model takes as the caller's
+// (e.g. a key the caller pressed).
+std::string EncodeTextInput(std::string_view text);
+
 // {"toolResponse":{"functionResponses":[{"id","name","response"}]}}
 std::string EncodeToolResponse(const std::string& id, const std::string& name, const nlohmann::json& response);
 

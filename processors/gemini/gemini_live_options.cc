@@ -72,6 +72,8 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   s.Field("output_transcription", &GeminiLiveOptions::output_transcription, "Transcribe the model");
   s.Field("context_window_compression", &GeminiLiveOptions::context_window_compression, "Context window compression");
   s.Field("session_resumption", &GeminiLiveOptions::session_resumption, "Resume sessions across goAway and drops");
+  s.Field("dtmf_text", &GeminiLiveOptions::dtmf_text,
+          "Sent to the model as realtimeInput text when the caller presses a key ({digit} is the key; '' = not sent)");
   s.Field("setup_timeout", &GeminiLiveOptions::setup_timeout, "Time allowed from connect to setupComplete");
   s.Field("turn_complete_timeout", &GeminiLiveOptions::turn_complete_timeout,
           "A model turn with no audio for this long counts as ended");

@@ -71,6 +71,7 @@ struct GeminiLiveOptions {
   bool output_transcription = true;
   GeminiCompressionOptions context_window_compression;
   bool session_resumption = true;
+  std::string dtmf_text = "[The caller pressed {digit} on the phone keypad.]";
   std::chrono::milliseconds setup_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds turn_complete_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds max_buffered_audio{std::chrono::seconds(5)};

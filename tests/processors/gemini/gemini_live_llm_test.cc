@@ -100,6 +100,30 @@ TEST(GeminiLiveLLMTest, BuffersCallerAudioUntilSetupComplete) {
   EXPECT_EQ(stats.caller_rates[0], 8000) << "the frame's own rate goes in the MIME type";
 }
 
+TEST(GeminiLiveLLMTest, KeysTheCallerPressesReachTheModelAsText) {
+  auto emulator = StartEmulator("setup: {delay: 200ms}\nturn: {threshold_dbfs: -1}\n");
+  ASSERT_TRUE(emulator);
+  ProcessorHarness h(GeminiStage(emulator->url()), StreamFormat::Pcm16(16000));
+  h.Push(DtmfFrame{'5'});  // before setupComplete: kept in order with the audio
+  PushAll(h, Speech(40));
+  h.Push(DtmfFrame{'#'});
+  ASSERT_TRUE(h.RunUntil([&] { return emulator->stats().texts.size() == 2; }));
+  EXPECT_EQ(emulator->stats().texts, (std::vector<std::string>{"[The caller pressed 5 on the phone keypad.]",
+                                                                "[The caller pressed # on the phone keypad.]"}));
+  EXPECT_EQ(h.Downstream<DtmfFrame>().size(), 2u) << "the key still goes on downstream";
+
+  auto quiet = StartEmulator("turn: {threshold_dbfs: -1}\n");
+  ASSERT_TRUE(quiet);
+  ProcessorHarness off(GeminiStage(quiet->url(), "dtmf_text: ''"), StreamFormat::Pcm16(16000));
+  off.Push(DtmfFrame{'1'});
+  PushAll(off, Speech(200));
+  ASSERT_TRUE(off.RunUntil([&] {
+    auto s = quiet->stats();
+    return !s.caller_audio.empty() && s.caller_audio[0].size() >= Concat(Speech(200)).size();
+  }));
+  EXPECT_TRUE(quiet->stats().texts.empty());
+}
+
 TEST(GeminiLiveLLMTest, BufferIsBoundedKeepingTheNewestAudio) {
   auto emulator = StartEmulator("setup: {delay: 300ms}\nturn: {threshold_dbfs: -1}\n");
   ASSERT_TRUE(emulator);
