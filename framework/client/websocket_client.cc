@@ -72,8 +72,15 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   }
 
   void Detach() override {
-    // Handlers may be running (a handler can detach); they are skipped, not destroyed.
     detached_ = true;
+    // The handlers often hold their owner, which holds this client: let go
+    // of them now, or the two keep each other alive. One of them may be the
+    // caller, though; then they go once it has returned.
+    if (in_handler_ > 0) {
+      net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->handlers_ = {}; });
+    } else {
+      handlers_ = {};
+    }
     Close(1000, {});
   }
 
@@ -151,7 +158,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
       do_close();
     } else {
       open_ = true;
-      if (!detached_ && handlers_.on_open) handlers_.on_open();
+      if (!detached_ && handlers_.on_open) Call(handlers_.on_open);
     }
     do_read();
   }
@@ -179,7 +186,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     if (ec) return fail(ec, "read");
     if (!detached_ && handlers_.on_message) {
       auto data = buffer_.cdata();
-      handlers_.on_message(std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_binary());
+      Call(handlers_.on_message, std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_binary());
     }
     buffer_.consume(buffer_.size());
     if (!finished_) do_read();
@@ -197,7 +204,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
       return;  // the read side reports how the connection ended
     }
     queue_.pop_front();
-    if (!detached_ && handlers_.on_written) handlers_.on_written();
+    if (!detached_ && handlers_.on_written) Call(handlers_.on_written);
     if (!queue_.empty()) return do_write();
     if (closing_) do_close();
   }
@@ -220,9 +227,20 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     queue_.clear();
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().close(ignored);
+    // Nothing is called after on_close: the handlers (and whatever they hold)
+    // go now.
+    auto on_close = std::move(handlers_.on_close);
+    if (in_handler_ == 0) handlers_ = {};
     if (detached_) return;
     detached_ = true;
-    if (handlers_.on_close) handlers_.on_close(info);
+    if (on_close) on_close(info);
+  }
+
+  template <typename Handler, typename... Args>
+  void Call(Handler& handler, Args&&... args) {
+    ++in_handler_;
+    handler(std::forward<Args>(args)...);
+    --in_handler_;
   }
 
   tcp::resolver resolver_;
@@ -240,6 +258,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   bool close_sent_ = false;
   bool finished_ = false;
   bool detached_ = false;
+  int in_handler_ = 0;  // handlers running (one may call Detach)
 };
 
 // Reports a configuration error through on_close, as a failed connect would.

@@ -33,7 +33,9 @@ class HttpServerTest : public ::testing::Test {
           return std::nullopt;
         },
         .open = [](std::shared_ptr<WebSocketConnection> c, const HttpRequest&) {
-          // Echoes every message back, upper-cased.
+          // Echoes every message back, upper-cased. The connection keeps
+          // itself alive while it reads; the callbacks hold it weakly, or
+          // it and they would keep each other alive past the io_context.
           std::weak_ptr<WebSocketConnection> weak = c;
           c->Start({.on_message = [weak](std::string_view text) {
                       if (auto c = weak.lock()) {
@@ -42,7 +44,7 @@ class HttpServerTest : public ::testing::Test {
                         c->Send(std::move(reply));
                       }
                     },
-                    .on_close = [c](const std::string&) {}});
+                    .on_close = [](const std::string&) {}});
         },
     });
     ASSERT_TRUE(server_->Start().ok());
@@ -75,6 +77,7 @@ class HttpServerTest : public ::testing::Test {
                           size_t expect_replies) {
     struct State {
       std::promise<void> done;
+      std::promise<void> closed;
       bool finished = false;
       WsOutcome outcome;
       std::shared_ptr<WebSocketClient> ws;
@@ -95,12 +98,18 @@ class HttpServerTest : public ::testing::Test {
              if (state->outcome.messages.size() == expect_replies) finish();
            },
            .on_close = [=](const WebSocketCloseInfo& info) {
-             state->outcome.close = info;
+             if (!state->finished) state->outcome.close = info;
              finish();
+             state->closed.set_value();
            }});
       state->ws->Connect();
     });
     state->done.get_future().wait_for(std::chrono::seconds(10));
+    // Close and wait for the closing handshake, so that no operation is in
+    // flight when the test stops the io_context.
+    auto closed = state->closed.get_future();
+    boost::asio::post(strand, [state] { state->ws->Close(1000, "done"); });
+    closed.wait_for(std::chrono::seconds(5));
     boost::asio::post(strand, [state] { state->ws->Detach(); });
     return state->outcome;
   }
