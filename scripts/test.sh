@@ -8,10 +8,8 @@ scripts/setup.sh
 
 if [ "${1:-}" = "--sanitize" ]; then
   export BUILD_DIR=build-asan
-  # Leak checking is off: LeakSanitizer reports Beast WebSocket streams whose
-  # suspended operations keep their session alive at exit (open, see the
-  # README); memory errors and undefined behaviour abort the test.
-  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  # Memory errors, leaks and undefined behaviour fail the test.
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   scripts/build.sh -DVOXPIPE_SANITIZE=ON -DVOXPIPE_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug
 else
