@@ -38,6 +38,9 @@ class Service {
   // Stops taking new work, lets running instances finish for up to `grace`,
   // cancels the rest, then calls `done` (on any thread).
   virtual void Drain(std::chrono::milliseconds grace, std::function<void()> done) = 0;
+  // The grace the runner gives on SIGTERM unless told otherwise
+  // (`voxpipe run --drain-timeout`).
+  virtual std::chrono::milliseconds drain_timeout() const { return std::chrono::seconds(30); }
 };
 
 struct ServiceDoc {

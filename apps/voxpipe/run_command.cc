@@ -1,6 +1,7 @@
 // `voxpipe run PIPELINE.yaml`: serve calls until SIGINT/SIGTERM (then drain),
 // or run a file pipeline to completion.
 #include <chrono>
+#include <optional>
 
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -16,7 +17,7 @@ namespace {
 struct RunFlags {
   std::string path;
   int threads = 0;
-  std::chrono::milliseconds drain{std::chrono::seconds(30)};
+  std::optional<std::chrono::milliseconds> drain;  // default: the service's own
   bool trace_frames = false;
 };
 
@@ -75,9 +76,10 @@ int RunService(const PipelineFile& file, const RunFlags& flags, Runtime& runtime
         runtime.io().stop();
         return;
       }
-      spdlog::info("signal {}: draining (up to {} s; send it again to stop at once)", signal,
-                   std::chrono::duration_cast<std::chrono::seconds>(flags.drain).count());
-      service->Drain(flags.drain, [&] {
+      auto grace = flags.drain.value_or(service->drain_timeout());
+      spdlog::info("signal {}: draining (up to {:.1f} s; send it again to stop at once)", signal,
+                   std::chrono::duration<double>(grace).count());
+      service->Drain(grace, [&] {
         boost::asio::post(signal_strand, [&] {
           signals.cancel();
           runtime.Stop();
@@ -101,7 +103,7 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
   cmd->add_option("--threads", flags->threads, "Worker threads (default: one per core)");
   cmd->add_option_function<double>(
       "--drain-timeout", [flags](double s) { flags->drain = std::chrono::milliseconds(int64_t(s * 1000)); },
-      "Seconds active calls may take to finish after SIGTERM (default 30)");
+      "Seconds active calls may take to finish after SIGTERM (default: the server's drain_timeout, 30 s)");
   cmd->add_flag("--trace-frames", flags->trace_frames, "Log every frame (with --log-level debug)");
   cmd->callback([=, &common] {
     auto file = LoadForCommand(flags->path, common);

@@ -31,6 +31,8 @@ void TwilioServerOptions::Declare(Schema<TwilioServerOptions>& s) {
   s.Field("parameters", &O::parameters, "Extra <Parameter>s for the stream (start.customParameters)");
   s.Field("max_calls", &O::max_calls, "Concurrent calls; more are refused with busy_message").Range(1, 100000);
   s.Field("busy_message", &O::busy_message, "Said to callers refused while full or draining");
+  s.Field("drain_timeout", &O::drain_timeout,
+          "On SIGTERM, how long active calls may go on before they are ended (voxpipe run --drain-timeout overrides)");
   s.Field("media_timeout", &O::media_timeout, "No message from Twilio for this long ends a call (0: never)");
   s.Field("request_timeout", &O::request_timeout, "HTTP request read timeout and keep-alive idle time");
   s.Field("handshake_timeout", &O::handshake_timeout, "WebSocket handshake and close timeout");

@@ -48,6 +48,7 @@ struct TwilioServerOptions {
   std::map<std::string, std::string> parameters;
   int max_calls = 100;
   std::string busy_message = "Sorry, all our lines are busy. Please call again later.";
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds media_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds request_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
@@ -71,6 +72,7 @@ class TwilioServer : public Service {
 
   Status Start() override;
   void Drain(std::chrono::milliseconds grace, std::function<void()> done) override;
+  std::chrono::milliseconds drain_timeout() const override { return options_.drain_timeout; }
 
   int port() const { return http_ ? http_->port() : 0; }
   int active_calls() const { return active_; }

@@ -135,5 +135,24 @@ TEST(TwilioEchoCliTest, CallerHearsTheirVoiceBackAndTheServerDrainsOnSigterm) {
   std::filesystem::remove(log);
 }
 
+// drain_timeout from the pipeline file: a call still going when SIGTERM
+// comes is ended after it, and the server exits cleanly.
+TEST(TwilioEchoCliTest, DrainTimeoutFromThePipelineFileEndsLongCalls) {
+  Child server({kVoxpipe, "run", VOXPIPE_SOURCE_DIR "/pipelines/twilio_echo.yaml"}, {"PORT=0", "DRAIN_TIMEOUT=300ms"});
+  ASSERT_TRUE(server.started());
+  std::string port = server.WaitFor(std::regex("listening on [0-9.]+:([0-9]+)"), std::chrono::seconds(10));
+  ASSERT_FALSE(port.empty()) << server.output();
+  server.NonBlocking();
+  // A 3 s test tone in real time, and a long tail: the call outlasts the drain.
+  Child call({kVoxpipe, "call", "http://127.0.0.1:" + port, "--tail", "20", "--timeout", "30", "-q"}, {});
+  ASSERT_TRUE(call.started());
+  ASSERT_FALSE(server.WaitFor(std::regex("\\] (started)"), std::chrono::seconds(10)).empty()) << server.output();
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.Stop(SIGTERM, std::chrono::seconds(10)), 0) << server.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5))
+      << "ended after drain_timeout (300 ms) and the 2 s allowed for cancelled calls, not the default 30 s";
+  EXPECT_NE(server.output().find("draining (up to 0.3 s"), std::string::npos) << server.output();
+}
+
 }  // namespace
 }  // namespace voxpipe::twilio
