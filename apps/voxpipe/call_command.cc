@@ -288,8 +288,10 @@ int RunCalls(const CallFlags& flags) {
   fmt::print("webhook:       {}\n", Summary(webhook));
   fmt::print("stream open:   {}\n", Summary(connect));
   fmt::print("first audio:   {}\n", Summary(first_audio));
-  fmt::print("echo latency:  {}\n", Summary(latency));
   if (flags.expect_echo > 0) {
+    // Only an echo line sends back the caller's own samples, so only there is
+    // "arrival minus when that sample was sent" a round trip.
+    fmt::print("echo latency:  {}\n", Summary(latency));
     std::vector<double> correlations;
     for (const auto& r : results) {
       auto match = twilio::CorrelateEcho(*audio, r.received);
@@ -357,7 +359,7 @@ void AddCallCommand(CLI::App& app, CommonFlags&, int* exit_code) {
   cmd->add_option("--ramp", flags->ramp_s, "Spread call starts over this many seconds (default 1 with --calls)");
   cmd->add_option("--server-pid", flags->server_pid, "Report this local process's CPU and memory (the server)");
   cmd->add_option("--expect-echo", flags->expect_echo,
-                  "Fail unless the caller hears their own audio back (correlation at least this, e.g. 0.9)");
+                  "Echo lines: report the round trip, and fail unless the caller hears their own audio back (correlation at least this, e.g. 0.9)");
   cmd->add_flag("-q,--quiet", flags->quiet, "No timeline");
   cmd->callback([flags, exit_code] { *exit_code = RunCalls(*flags); });
 }
