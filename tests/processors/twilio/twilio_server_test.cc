@@ -330,23 +330,14 @@ TEST(TwilioServerTest, FullLineAnswersBusyTwiml) {
   ServerRunner runner("  max_calls: 1\n  busy_message: All lines are busy\n");
   ASSERT_TRUE(runner.status().ok());
   // Hold one call open with a slow real-time stream.
-  std::promise<SimulatedCallResult> first;
-  SimulatedCallOptions options;
-  options.url = runner.base_url();
-  options.audio = std::vector<uint8_t>(8000, 0xFF);
-  options.tail = std::chrono::milliseconds(0);
-  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
-                     [&](SimulatedCallResult r) { first.set_value(std::move(r)); });
-  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto first = runner.StartCall({});
   ASSERT_EQ(runner.server().active_calls(), 1);
   auto busy = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = "CallSid=CA2"});
   ASSERT_TRUE(busy.ok());
   EXPECT_EQ(busy->status, 503);
   EXPECT_NE(busy->body.find("<Say>All lines are busy</Say>"), std::string::npos) << busy->body;
   EXPECT_NE(busy->body.find("<Hangup/>"), std::string::npos);
-  EXPECT_TRUE(first.get_future().get().status.ok());
+  EXPECT_TRUE(first.get().status.ok());
 }
 
 TEST(TwilioServerTest, DrainTurnsHealthAndRefusesNewCalls) {
@@ -364,16 +355,7 @@ TEST(TwilioServerTest, DrainTurnsHealthAndRefusesNewCalls) {
 TEST(TwilioServerTest, DrainWaitsForActiveCalls) {
   ServerRunner runner("");
   ASSERT_TRUE(runner.status().ok());
-  std::promise<SimulatedCallResult> call;
-  SimulatedCallOptions options;
-  options.url = runner.base_url();
-  options.audio = std::vector<uint8_t>(8000, 0xFF);  // one second, real time
-  options.tail = std::chrono::milliseconds(0);
-  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
-                     [&](SimulatedCallResult r) { call.set_value(std::move(r)); });
-  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto call = runner.StartCall({}, 1);  // one second, real time
   ASSERT_EQ(runner.server().active_calls(), 1);
   std::promise<void> drained;
   runner.service().Drain(std::chrono::seconds(10), [&] { drained.set_value(); });
@@ -385,7 +367,7 @@ TEST(TwilioServerTest, DrainWaitsForActiveCalls) {
   EXPECT_EQ(refused->status, 503);
   auto done = drained.get_future();
   EXPECT_EQ(done.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout) << "a call is still active";
-  EXPECT_TRUE(call.get_future().get().status.ok());
+  EXPECT_TRUE(call.get().status.ok());
   EXPECT_EQ(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
@@ -398,18 +380,7 @@ namespace {
 TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall) {
   ServerRunner runner("");
   ASSERT_TRUE(runner.status().ok());
-  std::promise<SimulatedCallResult> call;
-  SimulatedCallOptions options;
-  options.url = runner.base_url();
-  options.call_sid = "CAstatus";
-  options.from = "+15551112222";
-  options.audio = std::vector<uint8_t>(8000 * 5, 0xFF);  // five seconds, real time
-  options.tail = std::chrono::milliseconds(0);
-  PlaceSimulatedCall(boost::asio::make_strand(runner.io()), options,
-                     [&](SimulatedCallResult r) { call.set_value(std::move(r)); });
-  for (int i = 0; i < 200 && runner.server().active_calls() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto call = runner.StartCall({.call_sid = "CAstatus", .from = "+15551112222"}, 5);  // five seconds, real time
   ASSERT_EQ(runner.server().active_calls(), 1);
 
   // The stream's `start` follows the upgrade closely; wait for it.
@@ -442,10 +413,9 @@ TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall
                               .body = "CallSid=CAstatus&CallStatus=completed"});
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->status, 200);
-  auto future = call.get_future();
-  ASSERT_EQ(future.wait_for(std::chrono::seconds(3)), std::future_status::ready)
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(3)), std::future_status::ready)
       << "the call should end well before its five seconds of audio";
-  auto result = future.get();
+  auto result = call.get();
   EXPECT_TRUE(result.status.ok()) << result.status.message();
   EXPECT_TRUE(result.closed_by_server);
   for (int i = 0; i < 100 && runner.server().active_calls() != 0; ++i) {

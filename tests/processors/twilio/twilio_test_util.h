@@ -76,6 +76,25 @@ class ServerRunner {
     return future.get();
   }
 
+  // Places a call in the background and returns once the server counts one
+  // more active call (or after 2 s); the result comes through the future.
+  // Without audio in `options`, the caller sends `seconds` of silence in real
+  // time.
+  std::future<SimulatedCallResult> StartCall(SimulatedCallOptions options, double seconds = 1) {
+    if (options.url.empty()) options.url = base_url();
+    if (options.audio.empty()) options.audio.assign(static_cast<size_t>(8000 * seconds), 0xFF);
+    options.tail = std::chrono::milliseconds(0);
+    auto result = std::make_shared<std::promise<SimulatedCallResult>>();
+    auto future = result->get_future();
+    int before = server_->active_calls();
+    PlaceSimulatedCall(boost::asio::make_strand(io()), std::move(options),
+                       [result](SimulatedCallResult r) { result->set_value(std::move(r)); });
+    for (int i = 0; i < 200 && server_->active_calls() == before; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return future;
+  }
+
   Result<voxpipe::HttpResponse> Fetch(voxpipe::HttpRequest request) {
     if (request.url.rfind("http", 0) != 0) request.url = base_url() + request.url;
     std::promise<Result<voxpipe::HttpResponse>> result;
