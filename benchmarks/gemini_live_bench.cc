@@ -65,7 +65,7 @@ void BM_GeminiLiveThroughEmulator(benchmark::State& state) {
   auto pipeline = PipelineTemplate::Build(*root, "bench", StreamFormat::Pcm16(16000));
   if (!pipeline.ok()) return state.SkipWithError(pipeline.message().c_str());
   boost::asio::io_context io;
-  auto instance = PipelineInstance::Create(*pipeline, boost::asio::make_strand(io), "bench");
+  auto instance = PipelineInstance::Create(*pipeline, io.get_executor(), "bench");
   std::map<std::string, double> figures;
   instance->SetOutputTap([&](const Frame& f, Direction) {
     if (auto* m = f.As<MetricsFrame>(); m && m->values.count("input_latency_p50_us")) figures = m->values;

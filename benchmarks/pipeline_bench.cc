@@ -37,7 +37,7 @@ class Bench {
     auto root = ConfigNode::Parse(yaml, "bench");
     auto pipeline = PipelineTemplate::Build(*root, "bench", input);
     if (!pipeline.ok()) throw std::runtime_error(pipeline.message());
-    instance_ = PipelineInstance::Create(*pipeline, boost::asio::make_strand(io_), "bench");
+    instance_ = PipelineInstance::Create(*pipeline, io_.get_executor(), "bench");
     instance_->SetOutputTap([this](const Frame& f, Direction) {
       if (f.Is<StartFrame>()) return;
       ++outputs_;

@@ -1,5 +1,8 @@
 #include "framework/logging.h"
 
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -15,6 +18,27 @@ Status InitLogging(std::string_view level) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(parsed);
   return OkStatus();
+}
+
+bool ShouldLog(std::string_view kind, std::chrono::milliseconds interval, uint64_t& suppressed) {
+  struct Entry {
+    std::chrono::steady_clock::time_point last{};
+    uint64_t held_back = 0;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Entry, std::less<>> entries;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex);
+  auto it = entries.find(kind);
+  if (it == entries.end()) it = entries.emplace(std::string(kind), Entry{}).first;
+  Entry& entry = it->second;
+  if (entry.last != std::chrono::steady_clock::time_point{} && now - entry.last < interval) {
+    ++entry.held_back;
+    return false;
+  }
+  entry.last = now;
+  suppressed = std::exchange(entry.held_back, 0);
+  return true;
 }
 
 std::string Redact(std::string_view secret) {

@@ -3,6 +3,8 @@
 // one go through Redact().
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +19,22 @@ Status InitLogging(std::string_view level);
 
 // "abcd…(40 chars)" style masking for tokens and keys shown to humans.
 std::string Redact(std::string_view secret);
+
+// For events that a peer can repeat at will (refused connections, bad
+// messages): true at most once per `interval` for each `kind`, and then
+// `suppressed` says how many were held back since the last one. Thread-safe.
+bool ShouldLog(std::string_view kind, std::chrono::milliseconds interval, uint64_t& suppressed);
+
+// Logs at most once per `interval` per `kind`, noting how many were held back.
+template <typename... Args>
+void LogEvery(std::chrono::milliseconds interval, spdlog::level::level_enum level, std::string_view kind,
+              spdlog::format_string_t<Args...> format, Args&&... args) {
+  uint64_t suppressed = 0;
+  if (!ShouldLog(kind, interval, suppressed)) return;
+  std::string text = fmt::format(format, std::forward<Args>(args)...);
+  if (suppressed > 0) text += fmt::format(" ({} more like this since the last)", suppressed);
+  spdlog::log(level, "{}", text);
+}
 
 }  // namespace voxpipe
 

@@ -1,5 +1,5 @@
 // PipelineContext: what the processors of one pipeline instance share — the
-// strand they run on, the call's identity, services attached by the
+// event loop they run on, the call's identity, services attached by the
 // transport (e.g. the Twilio media stream of this call), and observers.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "framework/observer.h"
 
@@ -19,7 +19,8 @@ namespace voxpipe {
 
 class PipelineContext {
  public:
-  using Executor = boost::asio::strand<boost::asio::io_context::executor_type>;
+  // The call's event loop (see runtime.h): one thread, so no strand.
+  using Executor = boost::asio::io_context::executor_type;
 
   PipelineContext(Executor executor, std::string call_id)
       : executor_(std::move(executor)), call_id_(std::move(call_id)) {}
@@ -43,10 +44,30 @@ class PipelineContext {
   void AddObserver(std::shared_ptr<PipelineObserver> observer) { observers_.push_back(std::move(observer)); }
   const std::vector<std::shared_ptr<PipelineObserver>>& observers() const { return observers_; }
 
-  // A reference that keeps the instance (and so its processors) alive. Bind it
-  // into every asynchronous completion handler that captures a processor, and
-  // return early from the handler when closed() is true.
+  // A reference that keeps the instance (and so its processors) alive.
   std::shared_ptr<void> KeepAlive() const { return owner_.lock(); }
+
+  // Wraps the completion handler of a processor's asynchronous work so that
+  // it runs only while the instance is alive and not closed; otherwise it is
+  // dropped. The handler may capture the processor by `this`:
+  //   client->Fetch(..., context().Guard([this](Result<Reply> r) { OnReply(r); }));
+  template <typename F>
+  auto Guard(F handler) const {
+    return [this, owner = owner_, handler = std::move(handler)](auto&&... args) mutable {
+      auto alive = owner.lock();
+      if (!alive || closed_) return;
+      handler(std::forward<decltype(args)>(args)...);
+    };
+  }
+  // The same for a timer: `handler()` runs when the timer expired, not when
+  // it was cancelled or the instance is gone.
+  //   timer_.async_wait(context().OnTimer([this] { OnTurnTimeout(); }));
+  template <typename F>
+  auto OnTimer(F handler) const {
+    return Guard([handler = std::move(handler)](const boost::system::error_code& ec) mutable {
+      if (!ec) handler();
+    });
+  }
 
   // True once the instance has closed its processors.
   bool closed() const { return closed_; }

@@ -1,26 +1,71 @@
 #include "framework/runtime.h"
 
+#include <algorithm>
+
 namespace voxpipe {
+namespace {
 
-Runtime::Runtime(int threads)
-    : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
-      io_(threads_),
-      work_(boost::asio::make_work_guard(io_)) {}
+thread_local EventLoop* current_loop = nullptr;
 
-Runtime::~Runtime() {
-  Stop();
-  for (auto& t : workers_) {
-    if (t.joinable()) t.join();
+}  // namespace
+
+EventLoop* EventLoop::Current() { return current_loop; }
+
+int EventLoop::CurrentIndex() { return current_loop ? current_loop->index_ : -1; }
+
+void EventLoop::RunHere() {
+  EventLoop* previous = std::exchange(current_loop, this);
+  io_.run();
+  current_loop = previous;
+}
+
+Runtime::Runtime(int loops) {
+  int n = loops > 0 ? loops : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    loops_.push_back(std::unique_ptr<EventLoop>(new EventLoop(i)));
+    work_.emplace_back(boost::asio::make_work_guard(loops_.back()->io()));
   }
 }
 
-void Runtime::Run() {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { io_.run(); });
-  io_.run();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+Runtime::~Runtime() {
+  Stop();
+  Join();
 }
 
-void Runtime::Stop() { work_.reset(); }
+EventLoop& Runtime::LeastLoaded() {
+  unsigned start = next_.fetch_add(1, std::memory_order_relaxed);
+  EventLoop* best = nullptr;
+  for (size_t k = 0; k < loops_.size(); ++k) {
+    EventLoop* candidate = loops_[(start + k) % loops_.size()].get();
+    if (!best || candidate->load() < best->load()) best = candidate;
+  }
+  return *best;
+}
+
+void Runtime::Run() {
+  for (size_t i = 1; i < loops_.size(); ++i) threads_.emplace_back([loop = loops_[i].get()] { loop->RunHere(); });
+  loops_.front()->RunHere();
+  Join();
+}
+
+void Runtime::Start() {
+  for (auto& loop : loops_) threads_.emplace_back([loop = loop.get()] { loop->RunHere(); });
+}
+
+void Runtime::Stop() {
+  std::lock_guard lock(work_mutex_);
+  for (auto& guard : work_) guard.reset();
+}
+
+void Runtime::Abort() {
+  for (auto& loop : loops_) loop->io().stop();
+}
+
+void Runtime::Join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
 
 }  // namespace voxpipe

@@ -1,7 +1,22 @@
-// Runtime: the one io_context of a process and the threads that run it (one
-// per core by default). Every pipeline instance gets its own strand on it.
+// Runtime: the event loops of a process, one per core by default.
+//
+// Each EventLoop is an io_context (concurrency hint 1) run by one thread. A
+// call lives on one loop for its whole life — its connection, its pipeline
+// instance, its model socket, its timers — so nothing of a call crosses
+// threads, its processors need no locks and no strand sits on the media
+// path. Calls spread over the loops as their connections are accepted (the
+// least-loaded loop takes the next one). Work moves between loops only by
+// post(), and only once per call (e.g. a stream handed to the loop where its
+// call's early model session waits), never per frame.
+//
+// This replaced one io_context run by a pool with a strand per call:
+// measured, the pool's cross-thread wake-ups cost more CPU than the second
+// core gave (docs/performance.md).
 #pragma once
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -9,31 +24,73 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "framework/pipeline_context.h"
-
 namespace voxpipe {
+
+class EventLoop {
+ public:
+  using Executor = boost::asio::io_context::executor_type;
+
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  boost::asio::io_context& io() { return io_; }
+  Executor executor() { return io_.get_executor(); }
+  int index() const { return index_; }
+
+  // Connections (or calls) living on this loop, for least-loaded placement.
+  // Changed when one is placed or ends, never per frame.
+  void AddLoad(int delta) { load_.fetch_add(delta, std::memory_order_relaxed); }
+  int load() const { return load_.load(std::memory_order_relaxed); }
+
+  // The loop the calling thread runs, or null on any other thread.
+  static EventLoop* Current();
+  // The calling thread's loop index, or -1.
+  static int CurrentIndex();
+
+ private:
+  friend class Runtime;
+  explicit EventLoop(int index) : io_(1), index_(index) {}
+  void RunHere();
+
+  boost::asio::io_context io_;
+  int index_;
+  std::atomic<int> load_{0};
+};
 
 class Runtime {
  public:
-  // `threads` <= 0 means one per hardware thread.
-  explicit Runtime(int threads = 0);
+  // `loops` <= 0 means one per hardware thread.
+  explicit Runtime(int loops = 0);
   ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
 
-  boost::asio::io_context& io() { return io_; }
-  int threads() const { return threads_; }
-  PipelineContext::Executor NewStrand() { return boost::asio::make_strand(io_); }
+  int size() const { return static_cast<int>(loops_.size()); }
+  EventLoop& loop(int i) { return *loops_[i]; }
+  // Loop 0: the runner's signals, drains and other process-wide work.
+  EventLoop& main() { return *loops_.front(); }
+  boost::asio::io_context& io() { return main().io(); }
+  // The loop with the fewest connections; ties go round robin.
+  EventLoop& LeastLoaded();
 
-  // Starts threads-1 workers and runs the context on the calling thread too,
-  // until Stop() or until no work is left.
+  // Runs loop 0 on the calling thread and every other loop on a thread of
+  // its own, until Stop() and no work is left (or Abort()).
   void Run();
-  // Lets Run() return once outstanding handlers are done.
+  // Runs every loop on a background thread (tests); the destructor joins.
+  void Start();
+  // Lets the loops return once their work is done. Thread-safe.
   void Stop();
+  // Stops every loop now, with handlers still queued. Thread-safe.
+  void Abort();
 
  private:
-  int threads_;
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> workers_;
+  void Join();
+
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::mutex work_mutex_;
+  std::vector<std::optional<boost::asio::executor_work_guard<EventLoop::Executor>>> work_;
+  std::vector<std::thread> threads_;
+  std::atomic<unsigned> next_{0};
 };
 
 }  // namespace voxpipe

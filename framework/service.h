@@ -16,18 +16,16 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio/io_context.hpp>
-
 #include "framework/pipeline.h"
 #include "framework/registry.h"
+#include "framework/runtime.h"
 
 namespace voxpipe {
 
 struct ServiceEnv {
-  boost::asio::io_context* io = nullptr;
+  Runtime* runtime = nullptr;  // its loops carry the calls; loop 0 the service's own work
   std::shared_ptr<const PipelineTemplate> pipeline;
   std::string pipeline_file;
-  int threads = 1;  // threads running `io`, for sizing
 };
 
 class Service {
@@ -36,7 +34,7 @@ class Service {
   // Binds and starts accepting; errors name what failed (e.g. the port).
   virtual Status Start() = 0;
   // Stops taking new work, lets running instances finish for up to `grace`,
-  // cancels the rest, then calls `done` (on any thread).
+  // cancels the rest, then calls `done` (on the runtime's main loop).
   virtual void Drain(std::chrono::milliseconds grace, std::function<void()> done) = 0;
   // The grace the runner gives on SIGTERM unless told otherwise
   // (`voxpipe run --drain-timeout`).

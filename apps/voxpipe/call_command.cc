@@ -10,8 +10,8 @@
 #include <optional>
 #include <sstream>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -195,10 +195,10 @@ int RunCalls(const CallFlags& flags) {
     fmt::print(stderr, "error: {}\n", audio.message());
     return 1;
   }
-  // Two threads keep the simulator from being the bottleneck of a load test.
-  Runtime runtime(flags.calls > 1 ? 2 : 1);
-  auto& io = runtime.io();
-  auto results_strand = boost::asio::make_strand(io);
+  // A loop per core keeps the simulator from being the bottleneck of a load
+  // test; results are gathered on the main loop.
+  Runtime runtime(flags.calls > 1 ? 0 : 1);
+  auto results_loop = runtime.main().executor();
   int calls = std::max(1, flags.calls);
   double ramp_s = flags.ramp_s >= 0 ? flags.ramp_s : (calls > 1 ? 1.0 : 0.0);
   double audio_s = audio->size() / 8000.0;
@@ -214,7 +214,7 @@ int RunCalls(const CallFlags& flags) {
     }
     peak_rss = before->rss_kib;
   }
-  boost::asio::steady_timer sampler(results_strand);
+  boost::asio::steady_timer sampler(results_loop);
   std::function<void()> sample = [&] {
     if (auto s = SampleProcess(flags.server_pid)) peak_rss = std::max(peak_rss, s->rss_kib);
     sampler.expires_after(std::chrono::milliseconds(100));
@@ -238,12 +238,12 @@ int RunCalls(const CallFlags& flags) {
     options.realtime = !flags.fast;
     options.tail = std::chrono::milliseconds(static_cast<int64_t>(flags.tail_s * 1000));
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-    auto strand = boost::asio::make_strand(io);
+    auto loop = runtime.loop(i % runtime.size()).executor();
     auto delay = std::chrono::microseconds(calls > 1 ? static_cast<int64_t>(ramp_s * 1e6 * i / calls) : 0);
-    auto& timer = starters.emplace_back(std::make_unique<boost::asio::steady_timer>(strand, delay));
-    timer->async_wait([&, strand, options = std::move(options)](const boost::system::error_code&) mutable {
-      twilio::PlaceSimulatedCall(strand, std::move(options), [&](SimulatedCallResult r) {
-        boost::asio::post(results_strand, [&, r = std::move(r)]() mutable {
+    auto& timer = starters.emplace_back(std::make_unique<boost::asio::steady_timer>(loop, delay));
+    timer->async_wait([&, loop, options = std::move(options)](const boost::system::error_code&) mutable {
+      twilio::PlaceSimulatedCall(loop, std::move(options), [&](SimulatedCallResult r) {
+        boost::asio::post(results_loop, [&, r = std::move(r)]() mutable {
           results.push_back(std::move(r));
           if (static_cast<int>(results.size()) == calls) {
             sampler.cancel();

@@ -22,15 +22,13 @@ struct RunFlags {
 };
 
 int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& runtime) {
-  auto instance = PipelineInstance::Create(file.pipeline, runtime.NewStrand(), file.name);
+  auto instance = PipelineInstance::Create(file.pipeline, runtime.main().executor(), file.name);
   instance->context().AddObserver(std::make_shared<LogObserver>(flags.trace_frames));
   Status result = Status::Error("did not finish");
   bool interrupted = false;
 
-  // The signal set is used only on its own strand: the pipeline's completion
-  // comes from another thread.
-  auto signal_strand = runtime.NewStrand();
-  boost::asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
+  // A file pipeline runs on one loop, with its signals.
+  boost::asio::signal_set signals(runtime.main().executor(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::warn("signal {}: stopping", signal);
@@ -40,10 +38,8 @@ int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& ru
   auto started = Clock::now();
   instance->Start(StartFrame{file.name, {{"pipeline", file.path}}}, [&](const Status& status) {
     result = status;
-    boost::asio::post(signal_strand, [&] {
-      signals.cancel();
-      runtime.Stop();
-    });
+    signals.cancel();
+    runtime.Stop();
   });
   runtime.Run();
   auto elapsed = std::chrono::duration<double>(Clock::now() - started).count();
@@ -56,36 +52,33 @@ int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& ru
 }
 
 int RunService(const PipelineFile& file, const RunFlags& flags, Runtime& runtime) {
-  ServiceEnv env{&runtime.io(), file.pipeline, file.path, runtime.threads()};
+  ServiceEnv env{&runtime, file.pipeline, file.path};
   auto service = file.service->create(file.service_options.get(), env);
   if (Status s = service->Start(); !s.ok()) {
     fmt::print(stderr, "error: {}\n", s.message());
     return 1;
   }
-  // The signal set is used only on its own strand, so the drain's end, which
-  // comes from another thread, cannot cancel it before the handler re-arms it
-  // (a wait armed after the cancel would keep the process alive forever).
-  auto signal_strand = runtime.NewStrand();
+  // Signals and the drain's end both run on the main loop.
   int signals_seen = 0;
-  boost::asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(runtime.main().executor(), SIGINT, SIGTERM);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       if (signals_seen++ > 0) {
         spdlog::warn("signal {} again: stopping now", signal);
-        runtime.io().stop();
+        runtime.Abort();
         return;
       }
       auto grace = flags.drain.value_or(service->drain_timeout());
       spdlog::info("signal {}: draining (up to {:.1f} s; send it again to stop at once)", signal,
                    std::chrono::duration<double>(grace).count());
-      service->Drain(grace, [&] {
-        boost::asio::post(signal_strand, [&] {
-          signals.cancel();
-          runtime.Stop();
-        });
-      });
+      // Armed before the drain starts: a drain with nothing to wait for ends
+      // at once, and its cancel must find this wait.
       wait_signal();
+      service->Drain(grace, [&] {
+        signals.cancel();
+        runtime.Stop();
+      });
     });
   };
   wait_signal();
@@ -100,7 +93,7 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
   auto* cmd = app.add_subcommand("run", "Run a pipeline: serve calls, or process a file pipeline to its end");
   auto flags = std::make_shared<RunFlags>();
   cmd->add_option("pipeline", flags->path, "Pipeline YAML file")->required();
-  cmd->add_option("--threads", flags->threads, "Worker threads (default: one per core)");
+  cmd->add_option("--threads", flags->threads, "Event loops, one thread each (default: one per core)");
   cmd->add_option_function<double>(
       "--drain-timeout", [flags](double s) { flags->drain = std::chrono::milliseconds(int64_t(s * 1000)); },
       "Seconds active calls may take to finish after SIGTERM (default: the server's drain_timeout, 30 s)");

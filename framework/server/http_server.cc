@@ -1,8 +1,9 @@
 #include "framework/server/http_server.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -11,35 +12,50 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/logging.h"
 #include "framework/metrics.h"
+#include "framework/server/server_websocket.h"
+#include "framework/server/websocket_frame.h"
 
 namespace voxpipe::server {
-namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using Strand = WebSocketConnection::Executor;
+using Acceptor = net::basic_socket_acceptor<tcp, EventLoop::Executor>;
+using HttpStream = beast::basic_stream<tcp, EventLoop::Executor>;
+
+MetricCounter& RejectedCounter(const std::string& reason) {
+  return Metrics::Global().Counter("voxpipe_http_rejected_total", "HTTP requests and connections refused or cut",
+                                   {{"reason", reason}});
+}
+
+namespace {
+
+// Descriptors kept free for what calls open themselves (model sockets,
+// recordings) and for the admin listener, whatever the peers do.
+constexpr int kDescriptorReserve = 64;
+constexpr auto kMaxAcceptBackoff = std::chrono::seconds(1);
 
 // Errors that are part of a connection's normal end, not worth a warning.
 bool IsExpected(const beast::error_code& ec) {
-  return ec == net::error::operation_aborted || ec == websocket::error::closed || ec == http::error::end_of_stream ||
-         ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == beast::error::timeout;
+  return ec == net::error::operation_aborted || ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe || ec == beast::error::timeout;
 }
 
-MetricCounter& RejectedCounter(const std::string& reason) {
-  return Metrics::Global().Counter("voxpipe_http_rejected_total", "HTTP requests refused before any handler ran",
-                                   {{"reason", reason}});
+// Accept failures that mean "out of descriptors or memory": retrying at once
+// only spins.
+bool IsResourceExhaustion(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory ||
+         ec.value() == ENFILE;
 }
 
 MetricCounter& RequestCounter(int status) {
@@ -51,197 +67,17 @@ MetricCounter& RequestCounter(int status) {
                                                {{"code", fmt::format("{}xx", c)}});
     }
   });
-  int c = std::clamp(status / 100, 1, 5);
-  return *by_class[c];
+  return *by_class[std::clamp(status / 100, 1, 5)];
 }
 
-// ------------------------------------------------------------------ websocket
-
-class BeastWebSocket : public WebSocketConnection, public std::enable_shared_from_this<BeastWebSocket> {
- public:
-  BeastWebSocket(tcp::socket&& socket, Strand strand, const HttpServerOptions& options, std::string remote)
-      : ws_(std::move(socket)), strand_(std::move(strand)), remote_(std::move(remote)),
-        queue_limit_(options.websocket_queue_limit) {
-    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
-    websocket::stream_base::timeout timeout{options.handshake_timeout, options.websocket_idle_timeout, true};
-    ws_.set_option(timeout);
-    ws_.set_option(websocket::stream_base::decorator(
-        [name = options.server_name](websocket::response_type& res) { res.set(http::field::server, name); }));
-    ws_.read_message_max(options.websocket_message_limit);
-  }
-
-  using OpenHandler = std::function<void(std::shared_ptr<BeastWebSocket>)>;
-  void Accept(http::request<http::string_body> request, OpenHandler on_open) {
-    request_ = std::move(request);
-    ws_.async_accept(request_, [self = shared_from_this(), on_open = std::move(on_open)](beast::error_code ec) {
-      self->request_ = {};
-      if (ec) {
-        spdlog::debug("websocket handshake with {} failed: {}", self->remote_, ec.message());
-        RejectedCounter("websocket_handshake").Increment();
-        return;
-      }
-      self->open_ = true;
-      on_open(self);
-    });
-  }
-
-  const Executor& executor() const override { return strand_; }
-  const std::string& remote() const override { return remote_; }
-
-  void Start(Callbacks callbacks) override {
-    callbacks_ = std::move(callbacks);
-    do_read();
-  }
-
-  std::string TakeBuffer() override {
-    if (spare_.empty()) return {};
-    std::string buffer = std::move(spare_.back());
-    spare_.pop_back();
-    buffer.clear();
-    return buffer;
-  }
-
-  bool Send(std::string message) override {
-    if (!open_ || close_pending_) return false;
-    if (queue_.size() >= queue_limit_) {
-      spdlog::warn("websocket {}: {} messages waiting, peer too slow; disconnecting", remote_, queue_.size());
-      Abort("send queue full");
-      return false;
-    }
-    queue_.push_back(std::move(message));
-    if (!writing_) do_write();
-    return true;
-  }
-
-  size_t DropQueued() override {
-    size_t keep = writing_ ? 1 : 0;  // the one in flight is already the socket's
-    size_t dropped = queue_.size() - std::min(keep, queue_.size());
-    while (queue_.size() > keep) {
-      Recycle(std::move(queue_.back()));
-      queue_.pop_back();
-    }
-    return dropped;
-  }
-
-  void Close(std::string reason) override {
-    if (!open_ || close_pending_) return;
-    close_pending_ = true;
-    close_reason_ = std::move(reason);
-    if (!writing_) do_close();
-  }
-
-  bool is_open() const override { return open_ && !close_pending_; }
-  size_t queued() const override { return queue_.empty() ? 0 : queue_.size() - (writing_ ? 1 : 0); }
-
- private:
-  void do_read() { ws_.async_read(buffer_, beast::bind_front_handler(&BeastWebSocket::on_read, shared_from_this())); }
-
-  void on_read(beast::error_code ec, size_t) {
-    if (ec) {
-      if (ec == websocket::error::closed) return Finish(close_pending_ ? "closed: " + close_reason_ : "peer closed");
-      if (ec == websocket::error::message_too_big) RejectedCounter("websocket_message_too_big").Increment();
-      return Finish("read: " + ec.message());
-    }
-    if (callbacks_.on_message) {
-      auto data = buffer_.cdata();
-      callbacks_.on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    }
-    buffer_.consume(buffer_.size());
-    if (!finished_) do_read();
-  }
-
-  void do_write() {
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()),
-                    beast::bind_front_handler(&BeastWebSocket::on_write, shared_from_this()));
-  }
-
-  void on_write(beast::error_code ec, size_t) {
-    writing_ = false;
-    if (ec) return Abort("write: " + ec.message());
-    Recycle(std::move(queue_.front()));
-    queue_.pop_front();
-    if (!queue_.empty()) return do_write();
-    if (close_pending_) do_close();
-  }
-
-  void do_close() {
-    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code ec) {
-      if (ec && !IsExpected(ec)) spdlog::debug("websocket {}: close: {}", self->remote_, ec.message());
-      // The pending read completes with `closed` when the peer answers; the
-      // close timeout (handshake_timeout) bounds the wait.
-    });
-  }
-
-  void Abort(const std::string& reason) {
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    Finish(reason);
-  }
-
-  void Finish(const std::string& reason) {
-    if (finished_) return;
-    finished_ = true;
-    open_ = false;
-    queue_.clear();
-    // Whatever ended it, nothing more is read or written: release the socket
-    // now, so no close handshake or ping timer outlives the connection.
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    auto on_close = std::move(callbacks_.on_close);
-    callbacks_ = {};
-    if (on_close) on_close(reason);
-  }
-
-  void Recycle(std::string buffer) {
-    if (spare_.size() < 4 && buffer.capacity() <= 64 * 1024) spare_.push_back(std::move(buffer));
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  Strand strand_;
-  std::string remote_;
-  size_t queue_limit_;
-  http::request<http::string_body> request_;
-  beast::flat_buffer buffer_;
-  Callbacks callbacks_;
-  std::deque<std::string> queue_;
-  std::vector<std::string> spare_;
-  std::string close_reason_;
-  bool open_ = false;
-  bool writing_ = false;
-  bool close_pending_ = false;
-  bool finished_ = false;
-};
-
-}  // namespace
-
-// ------------------------------------------------------------------ http
-
-class HttpSession;
-
-class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
- public:
-  Impl(net::io_context& io, HttpServerOptions options)
-      : io_(io), options_(std::move(options)), acceptor_(net::make_strand(io)) {}
-
-  void do_accept();
-  void on_accept(Strand strand, beast::error_code ec, tcp::socket socket);
-  HttpResponse Dispatch(const HttpRequest& request) const;
-  void Stop();
-
-  net::io_context& io_;
-  HttpServerOptions options_;
-  tcp::acceptor acceptor_;
-  std::map<std::pair<std::string, std::string>, HttpHandler> routes_;  // (path, method)
-  std::map<std::string, WebSocketRoute> websocket_routes_;
-  std::atomic<int> port_{0};
-  std::atomic<bool> stopped_{false};
-  std::mutex mutex_;
-  std::vector<std::weak_ptr<HttpSession>> sessions_;
-};
-
-namespace {
+int DefaultMaxConnections() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 100000;
+  // A call holds its own connection and one to the model: half of what is
+  // left after the reserve.
+  long usable = (static_cast<long>(limit.rlim_cur) - kDescriptorReserve) / 2;
+  return static_cast<int>(std::clamp<long>(usable, 16, 100000));
+}
 
 HttpRequest ToRequest(const http::request<http::string_body>& req, const std::string& remote) {
   HttpRequest out;
@@ -261,22 +97,75 @@ HttpRequest ToRequest(const http::request<http::string_body>& req, const std::st
   return out;
 }
 
+bool HeaderHasToken(const std::string& value, std::string_view token) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    std::string_view item(value.data() + start, (comma == std::string::npos ? value.size() : comma) - start);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.size() == token.size() &&
+        std::equal(item.begin(), item.end(), token.begin(), [](char a, char b) { return std::tolower(a) == b; })) {
+      return true;
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return false;
+}
+
+bool IsUpgrade(const HttpRequest& request) {
+  return HeaderHasToken(request.Header("connection"), "upgrade") &&
+         HeaderHasToken(request.Header("upgrade"), "websocket");
+}
+
 }  // namespace
+
+class HttpSession;
+
+class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
+ public:
+  Impl(Runtime& runtime, HttpServerOptions options)
+      : runtime_(runtime), options_(std::move(options)), acceptor_(runtime.main().executor()),
+        backoff_timer_(runtime.main().executor()) {}
+
+  void do_accept();
+  void on_accept(EventLoop& loop, const beast::error_code& ec, Socket socket);
+  void PauseAccepting(const beast::error_code& ec);
+  HttpResponse Dispatch(const HttpRequest& request) const;
+  const WebSocketRoute* FindWebSocketRoute(const std::string& path) const;
+  void Stop();
+
+  WebSocketLimits websocket_limits() const {
+    return {options_.websocket_message_limit, options_.websocket_queue_limit, options_.websocket_idle_timeout,
+            options_.handshake_timeout};
+  }
+
+  Runtime& runtime_;
+  HttpServerOptions options_;
+  Acceptor acceptor_;
+  net::steady_timer backoff_timer_;
+  std::chrono::milliseconds backoff_{0};
+  std::map<std::pair<std::string, std::string>, HttpHandler> routes_;  // (path, method)
+  std::vector<std::pair<std::string, WebSocketRoute>> websocket_routes_;
+  std::shared_ptr<ConnectionTable> connections_ = std::make_shared<ConnectionTable>();
+  int max_connections_ = 0;
+  std::atomic<int> port_{0};
+  std::atomic<bool> stopped_{false};
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<HttpSession>> sessions_;
+};
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, Strand strand, std::shared_ptr<HttpServer::Impl> server)
-      : stream_(std::move(socket)), strand_(std::move(strand)), server_(std::move(server)) {
-    beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    remote_ = ec ? "unknown" : endpoint.address().to_string();
-  }
+  HttpSession(Socket&& socket, ConnectionSlot slot, std::string remote, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), slot_(std::move(slot)), remote_(std::move(remote)), server_(std::move(server)) {}
 
-  void Run() { net::dispatch(strand_, beast::bind_front_handler(&HttpSession::do_read, shared_from_this())); }
+  void Run() { do_read(); }
 
   // From any thread: ends the connection (idle keep-alive or not).
   void Shutdown() {
-    net::post(strand_, [self = shared_from_this()] {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->upgraded_) return;
       beast::error_code ignored;
       self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -305,6 +194,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Respond(HttpResponse::Text(431, "request header too large\n"), false);
     }
     if (ec) {
+      if (ec == beast::error::timeout && (buffer_.size() > 0 || parser_->got_some())) {
+        RejectedCounter("request_timeout").Increment();  // a request begun and never finished
+      }
       if (IsExpected(ec)) return do_close();
       if (ec.category() == http::make_error_code(http::error::bad_target).category()) {  // a parse error
         RejectedCounter("bad_request").Increment();
@@ -315,8 +207,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return do_close();
     }
     auto req = parser_->release();
-    if (websocket::is_upgrade(req)) return Upgrade(std::move(req));
-    Respond(Handle(ToRequest(req, remote_)), req.keep_alive());
+    HttpRequest request = ToRequest(req, remote_);
+    if (IsUpgrade(request)) return Upgrade(std::move(request));
+    Respond(Handle(request), req.keep_alive());
   }
 
   // Handlers should not throw; if one does, the client gets a 500 and the
@@ -331,17 +224,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
   }
 
-  void Upgrade(http::request<http::string_body> req) {
-    HttpRequest request = ToRequest(req, remote_);
-    auto it = server_->websocket_routes_.find(request.path);
-    if (it == server_->websocket_routes_.end()) {
-      return Respond(HttpResponse::Text(404, "no websocket endpoint here\n"), false);
+  // The WebSocket opening handshake (RFC 6455 §4.2), then the connection is
+  // the route's.
+  void Upgrade(HttpRequest request) {
+    const WebSocketRoute* route = server_->FindWebSocketRoute(request.path);
+    if (!route) return Respond(HttpResponse::Text(404, "no websocket endpoint here\n"), false);
+    const std::string& key = request.Header("sec-websocket-key");
+    if (request.method != "GET" || key.size() != 24) {
+      RejectedCounter("websocket_handshake").Increment();
+      return Respond(HttpResponse::Text(400, "bad websocket upgrade\n"), false);
     }
-    const WebSocketRoute& route = it->second;
-    if (route.admit) {
+    if (request.Header("sec-websocket-version") != "13") {
+      RejectedCounter("websocket_handshake").Increment();
+      HttpResponse refusal = HttpResponse::Text(426, "websocket version 13 required\n");
+      refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
+      return Respond(std::move(refusal), false);
+    }
+    if (route->admit) {
       std::optional<HttpResponse> refusal;
       try {
-        refusal = route.admit(request);
+        refusal = route->admit(request);
       } catch (const std::exception& e) {
         spdlog::error("websocket {}: admission failed: {}", request.path, e.what());
         refusal = HttpResponse::Text(500, "internal error\n");
@@ -350,9 +252,51 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     upgraded_ = true;
     stream_.expires_never();
-    auto ws = std::make_shared<BeastWebSocket>(stream_.release_socket(), strand_, options(), remote_);
-    ws->Accept(std::move(req), [open = route.open, request = std::move(request)](std::shared_ptr<BeastWebSocket> ws) {
-      open(std::move(ws), request);
+    EventLoop* target = route->place ? route->place(request) : nullptr;
+    auto upgrade = std::make_shared<PendingUpgrade>(PendingUpgrade{
+        .socket = stream_.release_socket(),
+        .slot = std::move(slot_),
+        .response = fmt::format("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Accept: {}\r\nServer: {}\r\n\r\n",
+                                WebSocketAcceptKey(key), options().server_name),
+        .already_read = beast::buffers_to_string(buffer_.data()),
+        .request = std::move(request),
+        .open = route->open,
+        .remote = remote_,
+        .limits = server_->websocket_limits(),
+    });
+    if (target && target != upgrade->slot.loop()) {
+      // Once per call: the connection joins the loop its call lives on.
+      beast::error_code ec;
+      auto protocol = upgrade->socket.local_endpoint(ec).protocol();
+      auto native = upgrade->socket.release(ec);
+      if (ec) return;
+      upgrade->socket = Socket(target->executor());
+      upgrade->socket.assign(protocol, native, ec);
+      if (ec) return;
+      upgrade->slot = std::move(upgrade->slot).MoveTo(target);
+      return net::post(target->executor(), [upgrade] { CompleteUpgrade(upgrade); });
+    }
+    CompleteUpgrade(upgrade);
+  }
+
+  struct PendingUpgrade {
+    Socket socket;
+    ConnectionSlot slot;
+    std::string response;
+    std::string already_read;
+    HttpRequest request;
+    std::function<void(std::shared_ptr<WebSocketConnection>, const HttpRequest&)> open;
+    std::string remote;
+    WebSocketLimits limits;
+  };
+
+  static void CompleteUpgrade(std::shared_ptr<PendingUpgrade> upgrade) {
+    net::async_write(upgrade->socket, net::buffer(upgrade->response), [upgrade](beast::error_code ec, size_t) {
+      if (ec) return;
+      auto ws = MakeServerWebSocket(std::move(upgrade->socket), std::move(upgrade->slot), upgrade->remote,
+                                    upgrade->limits, upgrade->already_read);
+      upgrade->open(std::move(ws), upgrade->request);
     });
   }
 
@@ -385,10 +329,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  beast::tcp_stream stream_;
-  Strand strand_;
-  std::shared_ptr<HttpServer::Impl> server_;
+  HttpStream stream_;
+  ConnectionSlot slot_;
   std::string remote_;
+  std::shared_ptr<HttpServer::Impl> server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -396,31 +340,74 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 void HttpServer::Impl::do_accept() {
-  Strand strand = net::make_strand(io_);
-  acceptor_.async_accept(strand, [self = shared_from_this(), strand](beast::error_code ec, tcp::socket socket) {
-    self->on_accept(strand, ec, std::move(socket));
+  EventLoop& loop = runtime_.LeastLoaded();
+  acceptor_.async_accept(loop.executor(), [self = shared_from_this(), &loop](beast::error_code ec, Socket socket) {
+    self->on_accept(loop, ec, std::move(socket));
   });
 }
 
-void HttpServer::Impl::on_accept(Strand strand, beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::on_accept(EventLoop& loop, const beast::error_code& ec, Socket socket) {
   if (stopped_) return;
   if (ec) {
-    spdlog::warn("accept: {}", ec.message());
-  } else {
-    // Media messages are small and latency-bound: no Nagle delay.
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto session = std::make_shared<HttpSession>(std::move(socket), std::move(strand), shared_from_this());
-    {
-      std::lock_guard lock(mutex_);
-      if (sessions_.size() > 64) {
-        std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
-      }
-      sessions_.push_back(session);
-    }
-    session->Run();
+    if (ec == net::error::operation_aborted) return;
+    if (IsResourceExhaustion(ec)) return PauseAccepting(ec);
+    spdlog::debug("accept: {}", ec.message());
+    return do_accept();
   }
+  backoff_ = std::chrono::milliseconds(0);
+  beast::error_code endpoint_error;
+  auto endpoint = socket.remote_endpoint(endpoint_error);
+  std::string remote = endpoint_error ? "unknown" : endpoint.address().to_string();
+  auto refuse = [&](const char* reason) {
+    RejectedCounter(reason).Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, std::string("connection_refused_") + reason,
+             "refusing connections: {} ({} open, limit {}{})", reason, connections_->open(), max_connections_,
+             options_.max_connections_per_address > 0
+                 ? fmt::format(", {} per address", options_.max_connections_per_address)
+                 : "");
+    // Reset rather than a graceful close: nothing of it lingers.
+    beast::error_code ignored;
+    socket.set_option(net::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+    do_accept();
+  };
+  if (connections_->open() >= max_connections_) return refuse("connection_limit");
+  if (!connections_->TryAdd(remote, options_.max_connections_per_address)) return refuse("address_limit");
+  // Media messages are small and latency-bound: no Nagle delay.
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto session = std::make_shared<HttpSession>(std::move(socket), ConnectionSlot(&loop, connections_, remote),
+                                               std::move(remote), shared_from_this());
+  {
+    std::lock_guard lock(mutex_);
+    if (sessions_.size() > 64) std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+    sessions_.push_back(session);
+  }
+  net::post(loop.executor(), [session] { session->Run(); });
   do_accept();
+}
+
+void HttpServer::Impl::PauseAccepting(const beast::error_code& ec) {
+  backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(kMaxAcceptBackoff));
+  RejectedCounter("accept_failed").Increment();
+  LogEvery(std::chrono::seconds(1), spdlog::level::err, "accept_exhausted",
+           "accept: {}; pausing accepting for {} ms ({} connections open)", ec.message(), backoff_.count(),
+           connections_->open());
+  backoff_timer_.expires_after(backoff_);
+  backoff_timer_.async_wait([self = shared_from_this()](const beast::error_code& wait_error) {
+    if (!wait_error && !self->stopped_) self->do_accept();
+  });
+}
+
+const WebSocketRoute* HttpServer::Impl::FindWebSocketRoute(const std::string& path) const {
+  for (const auto& [base, route] : websocket_routes_) {
+    if (path == base) return &route;
+    if (route.prefix && path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
+        path[base.size()] == '/') {
+      return &route;
+    }
+  }
+  return nullptr;
 }
 
 HttpResponse HttpServer::Impl::Dispatch(const HttpRequest& request) const {
@@ -430,7 +417,7 @@ HttpResponse HttpServer::Impl::Dispatch(const HttpRequest& request) const {
   if (any != routes_.end() && any->first.first == request.path) {
     return HttpResponse::Text(405, "method not allowed\n");
   }
-  if (websocket_routes_.count(request.path)) return HttpResponse::Text(426, "this endpoint takes a WebSocket\n");
+  if (FindWebSocketRoute(request.path)) return HttpResponse::Text(426, "this endpoint takes a WebSocket\n");
   return HttpResponse::Text(404, "not found\n");
 }
 
@@ -439,6 +426,7 @@ void HttpServer::Impl::Stop() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
     beast::error_code ignored;
     self->acceptor_.close(ignored);
+    self->backoff_timer_.cancel();
   });
   std::vector<std::weak_ptr<HttpSession>> sessions;
   {
@@ -450,8 +438,8 @@ void HttpServer::Impl::Stop() {
   }
 }
 
-HttpServer::HttpServer(boost::asio::io_context& io, HttpServerOptions options)
-    : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+HttpServer::HttpServer(Runtime& runtime, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(runtime, std::move(options))) {}
 
 HttpServer::~HttpServer() { impl_->Stop(); }
 
@@ -460,7 +448,7 @@ void HttpServer::Handle(std::string method, std::string path, HttpHandler handle
 }
 
 void HttpServer::HandleWebSocket(std::string path, WebSocketRoute route) {
-  impl_->websocket_routes_[std::move(path)] = std::move(route);
+  impl_->websocket_routes_.emplace_back(std::move(path), std::move(route));
 }
 
 Status HttpServer::Start() {
@@ -476,6 +464,7 @@ Status HttpServer::Start() {
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Status::Error(fmt::format("cannot listen on {}:{}: {}", o.address, o.port, ec.message()));
   impl_->port_ = acceptor.local_endpoint().port();
+  impl_->max_connections_ = o.max_connections > 0 ? o.max_connections : DefaultMaxConnections();
   net::dispatch(acceptor.get_executor(), [impl = impl_] { impl->do_accept(); });
   return OkStatus();
 }
@@ -483,5 +472,9 @@ Status HttpServer::Start() {
 void HttpServer::Stop() { impl_->Stop(); }
 
 int HttpServer::port() const { return impl_->port_; }
+
+int HttpServer::open_connections() const { return impl_->connections_->open(); }
+
+int HttpServer::max_connections() const { return impl_->max_connections_; }
 
 }  // namespace voxpipe::server

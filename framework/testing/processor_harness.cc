@@ -1,7 +1,6 @@
 #include "framework/testing/processor_harness.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 namespace voxpipe {
 
@@ -16,7 +15,7 @@ ProcessorHarness::ProcessorHarness(std::string_view stages_yaml, StreamFormat in
     status_ = pipeline.status();
     return;
   }
-  instance_ = PipelineInstance::Create(*pipeline, boost::asio::make_strand(io_), "harness-call");
+  instance_ = PipelineInstance::Create(*pipeline, io_.get_executor(), "harness-call");
   instance_->SetOutputTap([this](const Frame& frame, Direction direction) {
     (direction == Direction::kDownstream ? downstream_ : upstream_).push_back(frame);
   });

@@ -70,7 +70,7 @@ void TwilioCall::Start() {
   auto self = shared_from_this();
   last_message_ = Clock::now();
   connection_->Start({
-      .on_message = [self](std::string_view text) { self->OnMessage(text); },
+      .on_message = [self](std::string_view text, bool binary) { self->OnMessage(text, binary); },
       .on_close = [self](const std::string& reason) { self->OnClose(reason); },
   });
   ArmWatchdog();
@@ -92,9 +92,11 @@ void TwilioCall::Cancel(std::string reason) {
 
 // ---------------------------------------------------------------- incoming
 
-void TwilioCall::OnMessage(std::string_view text) {
+void TwilioCall::OnMessage(std::string_view text, bool binary) {
   last_message_ = Clock::now();
   Stats().messages_in.Increment();
+  // Twilio sends JSON in text frames only.
+  if (binary) return BadMessage("binary_frame", "a binary WebSocket message");
   if (auto payload = ScanMediaPayload(text)) return OnMediaPayload(*payload);
   auto message = nlohmann::json::parse(text, nullptr, false);
   if (message.is_discarded() || !message.is_object()) return BadMessage("bad_json", "not a JSON object");

@@ -83,7 +83,7 @@ class TwilioCall : public std::enable_shared_from_this<TwilioCall> {
   const PipelineContext::Executor& executor() const { return connection_->executor(); }
 
  private:
-  void OnMessage(std::string_view text);
+  void OnMessage(std::string_view text, bool binary);
   void OnClose(const std::string& reason);
   void OnStart(const nlohmann::json& message);
   void OnMedia(const nlohmann::json& message);

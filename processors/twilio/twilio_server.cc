@@ -1,7 +1,7 @@
 #include "processors/twilio/twilio_server.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -87,7 +87,7 @@ Status TwilioServer::Validate(const Options&, const PipelineTemplate& pipeline) 
 class TwilioServer::Drainer : public std::enable_shared_from_this<Drainer> {
  public:
   Drainer(TwilioServer& server, std::chrono::milliseconds grace, std::function<void()> done)
-      : server_(server), timer_(boost::asio::make_strand(*server.env_.io)),
+      : server_(server), timer_(server.env_.runtime->main().executor()),
         deadline_(Clock::now() + grace), done_(std::move(done)) {}
 
   void Poll() {
@@ -155,7 +155,7 @@ Status TwilioServer::Start() {
   http.handshake_timeout = options_.handshake_timeout;
   http.websocket_idle_timeout = options_.idle_timeout;
   http.websocket_message_limit = options_.max_message_bytes;
-  http_ = std::make_unique<server::HttpServer>(*env_.io, http);
+  http_ = std::make_unique<server::HttpServer>(*env_.runtime, http);
   AddRoutes();
   if (Status s = http_->Start(); !s.ok()) return Status::Error(fmt::format("twilio server: {}", s.message()));
 
@@ -360,7 +360,7 @@ void TwilioServer::Drain(std::chrono::milliseconds grace, std::function<void()> 
   spdlog::info("twilio server draining: refusing new calls, waiting up to {} ms for {} active", grace.count(),
                active_.load());
   drainer_ = std::make_shared<Drainer>(*this, grace, std::move(done));
-  boost::asio::dispatch(boost::asio::make_strand(*env_.io), [d = drainer_] { d->Poll(); });
+  boost::asio::dispatch(env_.runtime->main().executor(), [d = drainer_] { d->Poll(); });
 }
 
 REGISTER_SERVICE(TwilioServer, "twilio");

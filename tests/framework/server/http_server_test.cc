@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include "framework/client/http_client.h"
@@ -18,7 +19,7 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void Start(HttpServerOptions options = {}) {
     options.address = "127.0.0.1";
-    server_ = std::make_unique<HttpServer>(runtime_.io(), options);
+    server_ = std::make_unique<HttpServer>(runtime_, options);
     server_->Handle("GET", "/hello", [](const HttpRequest& r) {
       return HttpResponse::Text(200, "hello " + r.query + " from " + r.remote);
     });
@@ -37,7 +38,7 @@ class HttpServerTest : public ::testing::Test {
           // itself alive while it reads; the callbacks hold it weakly, or
           // it and they would keep each other alive past the io_context.
           std::weak_ptr<WebSocketConnection> weak = c;
-          c->Start({.on_message = [weak](std::string_view text) {
+          c->Start({.on_message = [weak](std::string_view text, bool) {
                       if (auto c = weak.lock()) {
                         std::string reply(text);
                         for (auto& ch : reply) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -48,14 +49,13 @@ class HttpServerTest : public ::testing::Test {
         },
     });
     ASSERT_TRUE(server_->Start().ok());
-    thread_ = std::thread([this] { runtime_.Run(); });
+    runtime_.Start();
   }
 
   void TearDown() override {
     if (server_) server_->Stop();
     runtime_.Stop();
-    runtime_.io().stop();
-    if (thread_.joinable()) thread_.join();
+    runtime_.Abort();
   }
 
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server_->port()) + path; }
@@ -63,7 +63,7 @@ class HttpServerTest : public ::testing::Test {
   Result<voxpipe::HttpResponse> Fetch(voxpipe::HttpRequest request) {
     request.url = Url(request.url);
     std::promise<Result<voxpipe::HttpResponse>> result;
-    HttpFetch(boost::asio::make_strand(runtime_.io()), std::move(request),
+    HttpFetch(runtime_.loop(1).executor(), std::move(request),
               [&](Result<voxpipe::HttpResponse> r) { result.set_value(std::move(r)); });
     return result.get_future().get();
   }
@@ -83,7 +83,7 @@ class HttpServerTest : public ::testing::Test {
       std::shared_ptr<WebSocketClient> ws;
     };
     auto state = std::make_shared<State>();
-    auto strand = boost::asio::make_strand(runtime_.io());
+    auto strand = runtime_.loop(1).executor();
     auto finish = [state] {
       if (state->finished) return;
       state->finished = true;
@@ -116,7 +116,6 @@ class HttpServerTest : public ::testing::Test {
 
   Runtime runtime_{2};
   std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
 };
 
 TEST_F(HttpServerTest, RoutesByMethodAndPath) {
@@ -182,7 +181,7 @@ TEST_F(HttpServerTest, ReportsWhenItCannotListen) {
   HttpServerOptions options;
   options.address = "127.0.0.1";
   options.port = server_->port();
-  HttpServer second(runtime_.io(), options);
+  HttpServer second(runtime_, options);
   // SO_REUSEADDR does not allow two listeners on one port.
   Status s = second.Start();
   ASSERT_FALSE(s.ok());

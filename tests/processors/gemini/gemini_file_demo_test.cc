@@ -32,7 +32,7 @@ TEST(GeminiFileDemoTest, WritesTheEmulatorsReplyToAWav) {
   ASSERT_TRUE(file.ok()) << file.message();
 
   boost::asio::io_context io;
-  auto instance = PipelineInstance::Create(file->pipeline, boost::asio::make_strand(io), "demo");
+  auto instance = PipelineInstance::Create(file->pipeline, io.get_executor(), "demo");
   std::optional<Status> result;
   instance->Start(StartFrame{"demo", {}}, [&](const Status& s) { result = s; });
   auto deadline = Clock::now() + std::chrono::seconds(20);

@@ -155,8 +155,8 @@ TEST(TwilioOutputTest, InterruptionClearsBufferedAudioAndReportsTheMarkCleared) 
 // A stand-in for api.twilio.com that records what it is asked.
 class RestRecorder {
  public:
-  RestRecorder(boost::asio::io_context& io, std::string call_sid, int status = 200, std::string body = "{}")
-      : server_(io, {.address = "127.0.0.1"}) {
+  RestRecorder(Runtime& runtime, std::string call_sid, int status = 200, std::string body = "{}")
+      : server_(runtime, {.address = "127.0.0.1"}) {
     server_.Handle("POST", "/2010-04-01/Accounts/ACtest/Calls/" + call_sid + ".json",
                    [this, status, body](const server::HttpRequest& r) {
                      std::lock_guard lock(mutex_);
@@ -183,8 +183,8 @@ std::string ControlServerYaml(const std::string& api_base) {
 
 TEST(TwilioOutputTest, HangUpGoesThroughTheRestApi) {
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime.io(), "CAhangup");
-  std::thread rest_thread([&] { rest_runtime.Run(); });
+  RestRecorder rest(rest_runtime, "CAhangup");
+  rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()), ScriptedPipeline("    hangup_after: 3\n"));
     ASSERT_TRUE(runner.status().ok()) << runner.status().message();
@@ -202,14 +202,13 @@ TEST(TwilioOutputTest, HangUpGoesThroughTheRestApi) {
   EXPECT_EQ(requests[0].body, "Status=completed");
   EXPECT_EQ(requests[0].Header("authorization"), "Basic QUN0ZXN0OnRvaw==");  // ACtest:tok
   EXPECT_EQ(requests[0].Header("content-type"), "application/x-www-form-urlencoded");
-  rest_runtime.io().stop();
-  rest_thread.join();
+  rest_runtime.Abort();
 }
 
 TEST(TwilioOutputTest, TransferRedirectsTheCallWithDialTwiml) {
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime.io(), "CAtransfer");
-  std::thread rest_thread([&] { rest_runtime.Run(); });
+  RestRecorder rest(rest_runtime, "CAtransfer");
+  rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()),
                         ScriptedPipeline("    transfer_after: 3\n    transfer_to: '+15550001111'\n"));
@@ -229,8 +228,7 @@ TEST(TwilioOutputTest, TransferRedirectsTheCallWithDialTwiml) {
   EXPECT_EQ(form[0].first, "Twiml");
   EXPECT_NE(form[0].second.find("<Dial>+15550001111</Dial>"), std::string::npos) << form[0].second;
   EXPECT_NE(form[0].second.find("<Say>Transferring you now.</Say>"), std::string::npos) << form[0].second;
-  rest_runtime.io().stop();
-  rest_thread.join();
+  rest_runtime.Abort();
 }
 
 TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
@@ -238,8 +236,8 @@ TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
                                             "Call control requests to Twilio's REST API", {{"result", "already_ended"}});
   uint64_t before = already.value();
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime.io(), "CAgone", 404, R"({"code":20404,"message":"not found"})");
-  std::thread rest_thread([&] { rest_runtime.Run(); });
+  RestRecorder rest(rest_runtime, "CAgone", 404, R"({"code":20404,"message":"not found"})");
+  rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()), ScriptedPipeline("    hangup_after: 3\n"));
     SimulatedCallOptions options;
@@ -252,20 +250,19 @@ TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
   }
   EXPECT_EQ(rest.requests().size(), 1u);
   EXPECT_EQ(already.value(), before + 1);
-  rest_runtime.io().stop();
-  rest_thread.join();
+  rest_runtime.Abort();
 }
 
 TEST(TwilioInputTest, StartMetadataAndDtmfBecomeFrames) {
   Log().Clear();
   ServerRunner runner("", ScriptedPipeline("    turn_after: 0\n"));
   ASSERT_TRUE(runner.status().ok()) << runner.status().message();
-  auto strand = boost::asio::make_strand(runner.io());
+  auto loop = runner.io().get_executor();
   auto closed = std::make_shared<std::promise<void>>();
   std::shared_ptr<WebSocketClient> ws;
-  boost::asio::post(strand, [&, closed] {
+  boost::asio::post(loop, [&, closed] {
     ws = WebSocketClient::Create(
-        strand, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        loop, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
         {.on_open =
              [&] {
                ws->Send(R"({"event":"connected","protocol":"Call","version":"1.0.0"})");

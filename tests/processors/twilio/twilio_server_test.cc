@@ -164,11 +164,11 @@ int TryStreamUpgrade(ServerRunner& runner, std::vector<std::pair<std::string, st
     std::shared_ptr<WebSocketClient> ws;
   };
   auto probe = std::make_shared<Probe>();
-  auto strand = boost::asio::make_strand(runner.io());
+  auto loop = runner.io().get_executor();
   std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
-  boost::asio::post(strand, [=] {
+  boost::asio::post(loop, [=] {
     probe->ws = WebSocketClient::Create(
-        strand, {.url = url, .headers = headers},
+        loop, {.url = url, .headers = headers},
         {.on_open = [probe] { probe->status.set_value(101); },
          .on_message = {},
          .on_close = [probe](const WebSocketCloseInfo& info) {
@@ -177,7 +177,7 @@ int TryStreamUpgrade(ServerRunner& runner, std::vector<std::pair<std::string, st
     probe->ws->Connect();
   });
   int status = probe->status.get_future().get();
-  boost::asio::post(strand, [probe] { probe->ws->Detach(); });
+  boost::asio::post(loop, [probe] { probe->ws->Detach(); });
   return status;
 }
 
@@ -215,13 +215,13 @@ TEST(TwilioServerTest, SignedCallWorksEndToEndAndWrongTokenIsRefused) {
 TEST(TwilioServerTest, FloodOfMalformedMessagesHarmsNeitherServerNorParallelCall) {
   ServerRunner runner("  max_bad_messages: 500\n");
   ASSERT_TRUE(runner.status().ok());
-  auto strand = boost::asio::make_strand(runner.io());
+  auto loop = runner.io().get_executor();
   std::promise<WebSocketCloseInfo> flood_closed;
   std::shared_ptr<WebSocketClient> flood;
   std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
-  boost::asio::post(strand, [&] {
+  boost::asio::post(loop, [&] {
     flood = WebSocketClient::Create(
-        strand, {.url = url, .max_queued_messages = 100000},
+        loop, {.url = url, .max_queued_messages = 100000},
         {.on_open =
              [&] {
                const std::string garbage[] = {
@@ -277,12 +277,12 @@ TEST(TwilioServerTest, FloodOfMalformedMessagesHarmsNeitherServerNorParallelCall
 TEST(TwilioServerTest, OversizedStreamMessageClosesOnlyThatStream) {
   ServerRunner runner("  max_message_bytes: 4096\n");
   ASSERT_TRUE(runner.status().ok());
-  auto strand = boost::asio::make_strand(runner.io());
+  auto loop = runner.io().get_executor();
   std::promise<WebSocketCloseInfo> closed;
   std::shared_ptr<WebSocketClient> ws;
-  boost::asio::post(strand, [&] {
+  boost::asio::post(loop, [&] {
     ws = WebSocketClient::Create(
-        strand, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        loop, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
         {.on_open = [&] { ws->Send(std::string(8192, 'x')); },
          .on_message = {},
          .on_close = [&](const WebSocketCloseInfo& info) { closed.set_value(info); }});

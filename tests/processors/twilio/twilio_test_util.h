@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include "framework/client/http_client.h"
@@ -39,21 +40,21 @@ class ServerRunner {
       return;
     }
     file_ = std::move(file).value();
-    ServiceEnv env{&runtime_.io(), file_.pipeline, file_.path, runtime_.threads()};
+    ServiceEnv env{&runtime_, file_.pipeline, file_.path};
     service_ = file_.service->create(file_.service_options.get(), env);
     server_ = dynamic_cast<TwilioServer*>(service_.get());
     status_ = service_->Start();
-    thread_ = std::thread([this] { runtime_.Run(); });
+    runtime_.Start();
+    running_ = true;
   }
 
   ~ServerRunner() {
-    if (thread_.joinable()) {
+    if (running_) {
       std::promise<void> drained;
       service_->Drain(std::chrono::milliseconds(0), [&] { drained.set_value(); });
       drained.get_future().wait_for(std::chrono::seconds(5));
       runtime_.Stop();
-      runtime_.io().stop();
-      thread_.join();
+      runtime_.Abort();
     }
   }
 
@@ -66,7 +67,7 @@ class ServerRunner {
   SimulatedCallResult Call(SimulatedCallOptions options) {
     if (options.url.empty()) options.url = base_url();
     std::promise<SimulatedCallResult> result;
-    PlaceSimulatedCall(boost::asio::make_strand(io()), std::move(options),
+    PlaceSimulatedCall(io().get_executor(), std::move(options),
                        [&](SimulatedCallResult r) { result.set_value(std::move(r)); });
     auto future = result.get_future();
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
@@ -87,7 +88,7 @@ class ServerRunner {
     auto result = std::make_shared<std::promise<SimulatedCallResult>>();
     auto future = result->get_future();
     int before = server_->active_calls();
-    PlaceSimulatedCall(boost::asio::make_strand(io()), std::move(options),
+    PlaceSimulatedCall(io().get_executor(), std::move(options),
                        [result](SimulatedCallResult r) { result->set_value(std::move(r)); });
     for (int i = 0; i < 200 && server_->active_calls() == before; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -98,7 +99,7 @@ class ServerRunner {
   Result<voxpipe::HttpResponse> Fetch(voxpipe::HttpRequest request) {
     if (request.url.rfind("http", 0) != 0) request.url = base_url() + request.url;
     std::promise<Result<voxpipe::HttpResponse>> result;
-    HttpFetch(boost::asio::make_strand(io()), std::move(request),
+    HttpFetch(io().get_executor(), std::move(request),
               [&](Result<voxpipe::HttpResponse> r) { result.set_value(std::move(r)); });
     return result.get_future().get();
   }
@@ -109,7 +110,7 @@ class ServerRunner {
   PipelineFile file_;
   std::unique_ptr<Service> service_;
   TwilioServer* server_ = nullptr;
-  std::thread thread_;
+  bool running_ = false;
 };
 
 inline std::vector<uint8_t> CallerAudio() {
