@@ -258,11 +258,12 @@ int RunCalls(const CallFlags& flags) {
   std::optional<ProcessSample> after = flags.server_pid > 0 ? SampleProcess(flags.server_pid) : std::nullopt;
 
   int failed = 0, echo_failed = 0;
-  std::vector<double> latency, webhook, connect, first_audio;
+  std::vector<double> latency, webhook, connect, first_audio, reply;
   size_t frames_sent = 0, frames_received = 0, underruns = 0;
   for (auto& r : results) {
     if (!r.status.ok()) ++failed;
     latency.insert(latency.end(), r.echo_latency_ms.begin(), r.echo_latency_ms.end());
+    reply.insert(reply.end(), r.reply_latency_ms.begin(), r.reply_latency_ms.end());
     if (r.webhook_ms > 0) webhook.push_back(r.webhook_ms);
     if (r.connect_ms > 0) connect.push_back(r.connect_ms);
     if (r.first_audio_ms >= 0) first_audio.push_back(r.first_audio_ms);
@@ -288,6 +289,7 @@ int RunCalls(const CallFlags& flags) {
   fmt::print("webhook:       {}\n", Summary(webhook));
   fmt::print("stream open:   {}\n", Summary(connect));
   fmt::print("first audio:   {}\n", Summary(first_audio));
+  if (!reply.empty()) fmt::print("reply latency: {}\n", Summary(reply));
   if (flags.expect_echo > 0) {
     // Only an echo line sends back the caller's own samples, so only there is
     // "arrival minus when that sample was sent" a round trip.

@@ -1,6 +1,8 @@
 #include "processors/twilio/call_simulator.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -103,12 +105,39 @@ Result<Twiml> ParseTwiml(std::string_view xml) {
   return out;
 }
 
+// The frames (20 ms each) that end an utterance in the caller's audio: the
+// last frame louder than -40 dBFS before 300 ms of quiet or the end.
+std::vector<size_t> UtteranceEnds(const std::vector<uint8_t>& mulaw) {
+  constexpr double kSpeechPower = 32768.0 * 32768.0 * 1e-4;  // -40 dBFS
+  constexpr size_t kQuietFrames = 15;
+  std::vector<size_t> ends;
+  size_t frames = (mulaw.size() + kFrameBytes - 1) / kFrameBytes;
+  std::optional<size_t> last_speech;
+  for (size_t f = 0; f < frames; ++f) {
+    double power = 0;
+    size_t n = std::min(kFrameBytes, mulaw.size() - f * kFrameBytes);
+    for (size_t i = 0; i < n; ++i) {
+      double s = g711::MulawDecode(mulaw[f * kFrameBytes + i]);
+      power += s * s;
+    }
+    if (n > 0 && power / n > kSpeechPower) {
+      last_speech = f;
+    } else if (last_speech && f - *last_speech >= kQuietFrames) {
+      ends.push_back(*last_speech);
+      last_speech.reset();
+    }
+  }
+  if (last_speech) ends.push_back(*last_speech);
+  return ends;
+}
+
 class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
  public:
   SimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done)
       : executor_(executor), options_(std::move(options)), done_(std::move(done)), ticker_(executor),
         deadline_timer_(executor) {
     result_.call_sid = options_.call_sid.empty() ? RandomSid("CA") : options_.call_sid;
+    utterance_ends_ = UtteranceEnds(options_.audio);
     stream_sid_ = RandomSid("MZ");
     stream_sid_json_ = "\"streamSid\":\"" + stream_sid_ + "\"";
   }
@@ -255,6 +284,10 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     size_t offset = frames_sent_ * kFrameBytes;
     size_t n = std::min(kFrameBytes, options_.audio.size() - offset);
     send_times_.push_back(SteadyClock::now());
+    if (std::binary_search(utterance_ends_.begin(), utterance_ends_.end(), frames_sent_)) {
+      utterance_end_ = send_times_.back();
+      awaiting_reply_ = true;
+    }
     ++frames_sent_;
     SendMedia({options_.audio.data() + offset, n});
   }
@@ -406,6 +439,10 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     }
     auto now = SteadyClock::now();
     last_media_ = now;
+    if (awaiting_reply_) {
+      awaiting_reply_ = false;
+      result_.reply_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - utterance_end_).count());
+    }
     if (result_.media_received++ == 0) {
       result_.first_audio_ms = std::chrono::duration<double, std::milli>(now - stream_started_).count();
       Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms));
@@ -472,6 +509,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   boost::asio::steady_timer deadline_timer_;
   SteadyClock::time_point started_, stream_started_, next_tick_, audio_done_, last_media_;
   std::vector<SteadyClock::time_point> send_times_;
+  std::vector<size_t> utterance_ends_;  // frame indices, ascending
+  SteadyClock::time_point utterance_end_{};
+  bool awaiting_reply_ = false;
   PlaybackBuffer playback_;
   size_t frames_sent_ = 0;
   size_t received_bytes_ = 0;

@@ -57,6 +57,10 @@ struct SimulatedCallResult {
   // caller frame at the same sample position. On an echo line this is the
   // round trip through the server (including any resampler delay).
   std::vector<double> echo_latency_ms;
+  // For each of the caller's utterances that got an answer: from the last
+  // speech frame sent to the first audio received after it (the model's
+  // reply delay plus the line's, as the caller experiences it).
+  std::vector<double> reply_latency_ms;
   double webhook_ms = 0;
   double connect_ms = 0;
   double first_audio_ms = -1;  // from `start` sent to the first media received
