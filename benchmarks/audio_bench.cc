@@ -4,7 +4,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 #include "processors/common/base64.h"
 
 namespace voxpipe {

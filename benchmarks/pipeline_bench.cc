@@ -12,7 +12,7 @@
 #include "framework/registry.h"
 #include "processors/common/base64.h"
 #include "processors/gemini/gemini_live_messages.h"
-#include "processors/twilio/media_message.h"
+#include "processors/twilio/twilio_serializer.h"
 
 namespace voxpipe {
 namespace {
@@ -99,7 +99,7 @@ void BM_PhoneOutbound20ms(benchmark::State& state) {
 BENCHMARK(BM_PhoneOutbound20ms);
 
 // The whole caller-to-model direction of the phone line, wire to wire: a
-// Twilio media message (found by the scan, base64 decoded) becomes a 20 ms
+// Twilio media message (parsed, base64 decoded) becomes a 20 ms
 // mu-law frame, is decoded and resampled, and leaves as Gemini's
 // realtimeInput message (base64 encoded).
 void BM_CallerToModelWireToWire20ms(benchmark::State& state) {
@@ -116,9 +116,12 @@ void BM_CallerToModelWireToWire20ms(benchmark::State& state) {
            twilio.substr(twilio.find(R"("payload")"));
   twilio.insert(twilio.size() - 1, R"(,"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0")");
   std::vector<uint8_t> bytes;
+  twilio::TwilioMessage parsed;
   for (auto _ : state) {
-    auto payload = twilio::ScanMediaPayload(twilio);
-    if (!payload || !base64::DecodeTo(*payload, bytes)) return state.SkipWithError("the media message did not scan");
+    twilio::ParseTwilioMessage(twilio, parsed);
+    if (parsed.kind != twilio::TwilioMessage::Kind::kMedia || !base64::DecodeTo(parsed.payload, bytes)) {
+      return state.SkipWithError("the media message did not parse");
+    }
     bench.Push(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, bytes}));
   }
   state.counters["message_bytes"] = double(message.size());

@@ -7,25 +7,41 @@
 
 namespace voxpipe {
 
-MetricHistogram::MetricHistogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+MetricHistogram::MetricHistogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   assert(std::is_sorted(bounds_.begin(), bounds_.end()));
-  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+  for (auto& shard : shards_) {
+    shard.buckets.reset(new std::atomic<uint64_t>[bounds_.size() + 1]);
+    for (size_t i = 0; i <= bounds_.size(); ++i) shard.buckets[i].store(0, std::memory_order_relaxed);
+  }
 }
 
 void MetricHistogram::Observe(double value) {
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  double old = sum_.load(std::memory_order_relaxed);
-  while (!sum_.compare_exchange_weak(old, old + value, std::memory_order_relaxed)) {
+  Shard& shard = shards_[metrics_detail::ShardIndex()];
+  shard.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  double old = shard.sum.load(std::memory_order_relaxed);
+  while (!shard.sum.compare_exchange_weak(old, old + value, std::memory_order_relaxed)) {
   }
 }
 
 std::vector<uint64_t> MetricHistogram::counts() const {
   std::vector<uint64_t> out(bounds_.size() + 1);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+  for (const auto& shard : shards_) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] += shard.buckets[i].load(std::memory_order_relaxed);
+  }
   return out;
+}
+
+uint64_t MetricHistogram::count() const {
+  uint64_t total = 0;
+  for (uint64_t c : counts()) total += c;
+  return total;
+}
+
+double MetricHistogram::sum() const {
+  double total = 0;
+  for (const auto& shard : shards_) total += shard.sum.load(std::memory_order_relaxed);
+  return total;
 }
 
 std::vector<double> LatencyBuckets() {

@@ -7,8 +7,10 @@
 //
 // A metric is created once (by name and labels) and lives as long as its
 // registry, so callers keep the reference and update it on the hot path with
-// relaxed atomics only: no lock, no allocation. Creation and rendering take
-// the registry's lock.
+// relaxed atomics only: no lock, no allocation. Counters and histograms keep
+// one shard per event loop (a cache line of their own), so loops never share
+// a line on the media path; a scrape sums the shards. Creation and rendering
+// take the registry's lock.
 #pragma once
 
 #include <atomic>
@@ -22,9 +24,36 @@
 
 namespace voxpipe {
 
+namespace metrics_detail {
+// Shards 0..kShards-2 belong to event loops 0..kShards-2; every other thread
+// (and loops beyond) shares the last one, still correctly (atomics).
+inline constexpr int kShards = 65;
+int ShardIndex();  // of the calling thread
+}  // namespace metrics_detail
+
 class MetricCounter {
  public:
-  void Increment(uint64_t by = 1) { value_.fetch_add(by, std::memory_order_relaxed); }
+  void Increment(uint64_t by = 1) {
+    shards_[metrics_detail::ShardIndex()].value.fetch_add(by, std::memory_order_relaxed);
+  }
+  uint64_t value() const {
+    uint64_t sum = 0;
+    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
+    return sum;
+  }
+
+ private:
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> value{0};
+  };
+  Shard shards_[metrics_detail::kShards];
+};
+
+// A counter that one thread writes (a call's loop) and any thread reads:
+// no locked instruction on the write.
+class SingleWriterCounter {
+ public:
+  void Add(uint64_t by = 1) { value_.store(value_.load(std::memory_order_relaxed) + by, std::memory_order_relaxed); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -56,14 +85,16 @@ class MetricHistogram {
   const std::vector<double>& bounds() const { return bounds_; }
   // Per bucket (not cumulative), the last one being +Inf.
   std::vector<uint64_t> counts() const;
-  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  double sum() const { return sum_.load(std::memory_order_relaxed); }
+  uint64_t count() const;
+  double sum() const;
 
  private:
+  struct alignas(64) Shard {
+    std::atomic<double> sum{0};
+    std::unique_ptr<std::atomic<uint64_t>[]> buckets;
+  };
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
-  std::atomic<uint64_t> count_{0};
-  std::atomic<double> sum_{0};
+  Shard shards_[metrics_detail::kShards];
 };
 
 // Bucket bounds from 50 µs to 1 s, for processing latencies.

@@ -80,6 +80,13 @@ Result<PipelineFile> Load(const ConfigNode& root, std::string base_dir, const st
   auto pipeline = PipelineTemplate::Build(stages, file.name);
   if (!pipeline.ok()) return pipeline.status();
   file.pipeline = std::move(pipeline).value();
+  for (const Stage* stage : file.pipeline->Flatten()) {
+    const std::string& needed = stage->type->server;
+    if (needed.empty() || (file.service && file.service->name == needed)) continue;
+    return stage->node.Error(fmt::format("{} needs `server: {{type: {}}}` in the pipeline file{}", stage->type->name,
+                                         needed, file.service ? fmt::format(" (this file has '{}')", file.service->name)
+                                                              : ""));
+  }
   if (file.service) {
     if (Status s = file.service->validate(file.service_options.get(), *file.pipeline); !s.ok()) {
       return root["server"].Error(s.message());

@@ -9,6 +9,8 @@
 //   static ProcessorDoc Doc();              // what `voxpipe processors` prints
 //   static Result<StreamFormat> Negotiate(const Options&, const StreamFormat& input);
 //   explicit T(const Options&);
+// and optionally
+//   static constexpr const char* kServer = "twilio";  // needs `server: {type: twilio}`
 //
 // Registration runs from a static initializer. Built-in processors are
 // compiled into an OBJECT library that is linked whole into every binary,
@@ -46,6 +48,9 @@ struct ProcessorType {
   ProcessorDoc doc;
   std::vector<OptionInfo> options;
   std::string origin = "built-in";  // or the plugin's path
+  // The server type the processor needs in its pipeline file (a transport's
+  // "twilio"), from T::kServer; empty for any.
+  std::string server;
   // Parses and validates options from the stage's YAML mapping.
   std::function<Result<std::shared_ptr<const void>>(const ConfigNode&)> parse_options;
   // The output format for a given input, or an error saying what it accepts.
@@ -88,10 +93,20 @@ class Registry {
 
 namespace registry_detail {
 
+template <typename T, typename = void>
+struct RequiredServer {
+  static std::string Get() { return {}; }
+};
+template <typename T>
+struct RequiredServer<T, std::void_t<decltype(T::kServer)>> {
+  static std::string Get() { return T::kServer; }
+};
+
 template <typename T>
 void FillProcessor(ProcessorType& type) {
   using Options = typename T::Options;
   type.doc = T::Doc();
+  type.server = RequiredServer<T>::Get();
   type.options = Schema<Options>::Get().Describe();
   type.parse_options = [](const ConfigNode& node) -> Result<std::shared_ptr<const void>> {
     auto parsed = Schema<Options>::Get().Parse(node, {"type", "name"});

@@ -1,5 +1,7 @@
 #include "framework/runtime.h"
 
+#include "framework/metrics.h"
+
 #include <algorithm>
 
 namespace voxpipe {
@@ -12,6 +14,11 @@ thread_local EventLoop* current_loop = nullptr;
 EventLoop* EventLoop::Current() { return current_loop; }
 
 int EventLoop::CurrentIndex() { return current_loop ? current_loop->index_ : -1; }
+
+int metrics_detail::ShardIndex() {
+  int loop = current_loop ? current_loop->index() : -1;
+  return loop >= 0 && loop < kShards - 1 ? loop : kShards - 1;
+}
 
 void EventLoop::RunHere() {
   EventLoop* previous = std::exchange(current_loop, this);

@@ -19,6 +19,7 @@
 #include "framework/pipeline.h"
 #include "framework/registry.h"
 #include "framework/runtime.h"
+#include "framework/transport/call_registry.h"
 
 namespace voxpipe {
 
@@ -26,6 +27,8 @@ struct ServiceEnv {
   Runtime* runtime = nullptr;  // its loops carry the calls; loop 0 the service's own work
   std::shared_ptr<const PipelineTemplate> pipeline;
   std::string pipeline_file;
+  // The process's calls, shared by every service in it (null: a service of its own).
+  std::shared_ptr<CallRegistry> registry;
 };
 
 class Service {

@@ -19,15 +19,15 @@
 #include "framework/client/http_client.h"
 #include "framework/client/url.h"
 #include "framework/runtime.h"
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 #include "processors/io/common/wav_file.h"
-#include "processors/twilio/call_simulator.h"
+#include "apps/simulator/call_simulator.h"
 
 namespace voxpipe::cli {
 namespace {
 
-using twilio::SimulatedCallOptions;
-using twilio::SimulatedCallResult;
+using simulator::SimulatedCallOptions;
+using simulator::SimulatedCallResult;
 
 struct CallFlags {
   std::string url;
@@ -242,7 +242,7 @@ int RunCalls(const CallFlags& flags) {
     auto delay = std::chrono::microseconds(calls > 1 ? static_cast<int64_t>(ramp_s * 1e6 * i / calls) : 0);
     auto& timer = starters.emplace_back(std::make_unique<boost::asio::steady_timer>(loop, delay));
     timer->async_wait([&, loop, options = std::move(options)](const boost::system::error_code&) mutable {
-      twilio::PlaceSimulatedCall(loop, std::move(options), [&](SimulatedCallResult r) {
+      simulator::PlaceSimulatedCall(loop, std::move(options), [&](SimulatedCallResult r) {
         boost::asio::post(results_loop, [&, r = std::move(r)]() mutable {
           results.push_back(std::move(r));
           if (static_cast<int>(results.size()) == calls) {
@@ -296,7 +296,7 @@ int RunCalls(const CallFlags& flags) {
     fmt::print("echo latency:  {}\n", Summary(latency));
     std::vector<double> correlations;
     for (const auto& r : results) {
-      auto match = twilio::CorrelateEcho(*audio, r.received);
+      auto match = simulator::CorrelateEcho(*audio, r.received);
       correlations.push_back(match.correlation);
       if (match.correlation < flags.expect_echo) ++echo_failed;
       if (calls == 1) {

@@ -1,6 +1,6 @@
 #include "processors/codec/mulaw_decoder.h"
 
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 
 namespace voxpipe {
 

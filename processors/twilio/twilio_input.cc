@@ -1,7 +1,5 @@
 #include "processors/twilio/twilio_input.h"
 
-#include "processors/twilio/twilio_call.h"
-
 namespace voxpipe::twilio {
 
 ProcessorDoc TwilioInput::Doc() {
@@ -21,29 +19,6 @@ Result<StreamFormat> TwilioInput::Negotiate(const Options&, const StreamFormat& 
   if (input.is_audio()) return Status::Error("TwilioInput is a source: place it first in the pipeline");
   return StreamFormat::Mulaw(8000);
 }
-
-Status TwilioInput::Open() {
-  call_ = context().Find<TwilioCall>();
-  if (!call_) {
-    return Status::Error("TwilioInput needs `server: {type: twilio}` in the pipeline file (no Twilio call here)");
-  }
-  call_->Attach(this);
-  return OkStatus();
-}
-
-void TwilioInput::Close() {
-  if (call_) call_->Detach(this);
-}
-
-void TwilioInput::Process(Frame frame, Direction direction) { PushFrame(std::move(frame), direction); }
-
-void TwilioInput::OnAudio(std::vector<uint8_t> mulaw, Clock::time_point arrived) {
-  PushFrame(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, std::move(mulaw)}, arrived));
-}
-
-void TwilioInput::OnDtmf(char digit) { PushFrame(Frame::Make(DtmfFrame{digit}, Clock::now())); }
-
-void TwilioInput::OnStreamError(std::string message) { PushError(std::move(message), false); }
 
 REGISTER_PROCESSOR(TwilioInput);
 

@@ -22,36 +22,21 @@
 //     - type: TwilioOutput
 #pragma once
 
-#include <memory>
-#include <vector>
-
 #include "framework/options.h"
-#include "framework/processor.h"
 #include "framework/registry.h"
 #include "framework/stream_format.h"
+#include "framework/transport/transport_input.h"
 
 namespace voxpipe::twilio {
 
-class TwilioCall;
-
-class TwilioInput : public Processor {
+class TwilioInput : public TransportInput {
  public:
   using Options = NoOptions;
+  static constexpr const char* kServer = "twilio";
   static ProcessorDoc Doc();
   static Result<StreamFormat> Negotiate(const Options&, const StreamFormat& input);
 
-  explicit TwilioInput(const Options&) {}
-  Status Open() override;
-  void Process(Frame frame, Direction direction) override;
-  void Close() override;
-
-  // From the call's stream (on the strand).
-  void OnAudio(std::vector<uint8_t> mulaw, Clock::time_point arrived);
-  void OnDtmf(char digit);
-  void OnStreamError(std::string message);
-
- private:
-  std::shared_ptr<TwilioCall> call_;
+  explicit TwilioInput(const Options&) : TransportInput("twilio") {}
 };
 
 }  // namespace voxpipe::twilio

@@ -5,7 +5,8 @@
 
 #include "framework/metrics.h"
 #include "framework/pipeline_context.h"
-#include "processors/twilio/twilio_call.h"
+#include "processors/twilio/twilio_serializer.h"
+#include "processors/twilio/twilio_stream.h"
 
 namespace voxpipe::twilio {
 
@@ -14,6 +15,22 @@ constexpr size_t kBytesPerMs = 8;  // mu-law, 8000 Hz, mono
 // A message carries at most this much audio, so one huge frame does not
 // become a message near the WebSocket size limits.
 constexpr size_t kMaxMessageBytes = 8000;  // 1 s
+
+struct OutputMetrics {
+  MetricCounter& audio_out = Metrics::Global().Counter("voxpipe_twilio_audio_bytes_total",
+                                                       "Mu-law audio bytes on media streams", {{"direction", "out"}});
+  MetricCounter& clears = Metrics::Global().Counter("voxpipe_twilio_clears_total", "`clear` messages sent");
+  MetricHistogram& latency = Metrics::Global().Histogram(
+      "voxpipe_twilio_output_latency_seconds",
+      "From the input a media message derives from (Twilio media or model audio) to the media message queued for "
+      "Twilio");
+};
+
+OutputMetrics& Stats() {
+  static OutputMetrics stats;
+  return stats;
+}
+
 }  // namespace
 
 ProcessorDoc TwilioOutput::Doc() {
@@ -39,30 +56,24 @@ Result<StreamFormat> TwilioOutput::Negotiate(const Options&, const StreamFormat&
 }
 
 TwilioOutput::TwilioOutput(const Options& options)
-    : options_(options), chunk_bytes_(std::max<size_t>(1, options.chunk.count() * kBytesPerMs)) {
+    : TransportOutput("twilio"), options_(options), chunk_bytes_(std::max<size_t>(1, options.chunk.count() * kBytesPerMs)) {
   pending_.reserve(chunk_bytes_ * 2);
 }
 
 TwilioOutput::~TwilioOutput() = default;
 
-Status TwilioOutput::Open() {
-  call_ = context().Find<TwilioCall>();
-  if (!call_) {
-    return Status::Error("TwilioOutput needs `server: {type: twilio}` in the pipeline file (no Twilio call here)");
-  }
-  call_->Attach(this);
+Status TwilioOutput::OpenOutput() {
+  stream_ = dynamic_cast<TwilioStream*>(&session());
+  if (!stream_) return Status::Error("TwilioOutput needs a Twilio media stream");
   timer_ = std::make_unique<boost::asio::steady_timer>(context().executor());
   flush_timer_ = std::make_unique<boost::asio::steady_timer>(context().executor());
-  latency_ = &Metrics::Global().Histogram("voxpipe_twilio_output_latency_seconds",
-                                          "From the input a media message derives from (Twilio media or model "
-                                          "audio) to the media message queued for Twilio");
+  latency_ = &Stats().latency;
   return OkStatus();
 }
 
-void TwilioOutput::Close() {
+void TwilioOutput::CloseOutput() {
   if (timer_) timer_->cancel();
   if (flush_timer_) flush_timer_->cancel();
-  if (call_) call_->Detach(this);
   pending_action_ = nullptr;
 }
 
@@ -85,25 +96,25 @@ void TwilioOutput::Process(Frame frame, Direction direction) {
     ending_ = true;
     Flush();
     auto finish = [this, frame = std::move(frame)]() mutable {
-      if (options_.hang_up_on_end && !call_->ended_remotely()) call_->HangUp();
-      call_->CloseStream("pipeline ended");
+      if (options_.hang_up_on_end && !stream_->ended_remotely()) stream_->HangUp();
+      stream_->CloseStream("pipeline ended");
       PushFrame(std::move(frame), Direction::kDownstream);
     };
     // Nobody is listening once the caller hung up: nothing to wait for.
-    if (call_->ended_remotely() || !call_->stream_open()) return finish();
+    if (stream_->ended_remotely() || !stream_->stream_open()) return finish();
     return AfterPlayback(std::move(finish));
   }
   PushFrame(std::move(frame), direction);
 }
 
 void TwilioOutput::SendAudio(const Frame& frame, const EncodedAudioFrame& audio) {
-  if (!call_->stream_open() || audio.bytes.empty()) return;
+  if (!stream_->stream_open() || audio.bytes.empty()) return;
   std::span<const uint8_t> bytes(audio.bytes);
   if (pending_.empty() && bytes.size() >= chunk_bytes_) {
     // The common case: a whole frame is a message; no copy.
     while (!bytes.empty()) {
       size_t n = std::min(bytes.size(), kMaxMessageBytes);
-      call_->SendMedia(bytes.first(n));
+      SendMedia(bytes.first(n));
       bytes = bytes.subspan(n);
     }
     return Observe(frame.ingress);
@@ -115,11 +126,10 @@ void TwilioOutput::SendAudio(const Frame& frame, const EncodedAudioFrame& audio)
   if (!flush_armed_) {
     flush_armed_ = true;
     flush_timer_->expires_after(options_.chunk);
-    flush_timer_->async_wait([this, keep = context().KeepAlive()](const boost::system::error_code& ec) {
-      if (ec || context().closed()) return;
+    flush_timer_->async_wait(context().OnTimer([this] {
       flush_armed_ = false;
       Flush();
-    });
+    }));
   }
 }
 
@@ -132,7 +142,7 @@ void TwilioOutput::Flush() {
   std::span<const uint8_t> bytes(pending_);
   while (!bytes.empty()) {
     size_t n = std::min(bytes.size(), kMaxMessageBytes);
-    call_->SendMedia(bytes.first(n));
+    SendMedia(bytes.first(n));
     bytes = bytes.subspan(n);
   }
   pending_.clear();
@@ -143,15 +153,37 @@ void TwilioOutput::Observe(Clock::time_point ingress) {
   if (ingress != Clock::time_point{}) latency_->Observe(Clock::now() - ingress);
 }
 
+void TwilioOutput::SendMedia(std::span<const uint8_t> mulaw) {
+  std::string message = stream_->TakeBuffer();
+  AppendMediaMessage(stream_->stream_sid_json(), mulaw, message);
+  if (!stream_->Send(std::move(message))) return;
+  stream_->counters().frames_out.Add();
+  stream_->counters().bytes_out.Add(mulaw.size());
+  Stats().audio_out.Increment(mulaw.size());
+}
+
 void TwilioOutput::SendMark(std::string name, bool internal) {
-  if (!call_->SendMark(name)) return;
+  if (!stream_->stream_open()) return;
+  std::string message = stream_->TakeBuffer();
+  AppendMarkMessage(stream_->stream_sid_json(), name, message);
+  if (!stream_->Send(std::move(message))) return;
   outstanding_.push_back({std::move(name), internal, false});
+}
+
+bool TwilioOutput::SendClear() {
+  if (!stream_->stream_open()) return false;
+  size_t dropped = stream_->DropQueued();
+  if (dropped > 0) spdlog::debug("[{}] interruption: {} queued messages dropped", context().call_id(), dropped);
+  std::string message = stream_->TakeBuffer();
+  AppendClearMessage(stream_->stream_sid_json(), message);
+  Stats().clears.Increment();
+  return stream_->Send(std::move(message));
 }
 
 void TwilioOutput::OnInterruption() { pending_.clear(); }
 
 void TwilioOutput::Interrupt(Frame frame) {
-  call_->SendClear();
+  SendClear();
   for (auto& mark : outstanding_) mark.cleared = true;
   PushFrame(std::move(frame), Direction::kDownstream);
 }
@@ -182,15 +214,16 @@ void TwilioOutput::AfterPlayback(std::function<void()> action) {
     };
   }
   pending_action_ = std::move(action);
-  if (call_->stream_open()) SendMark(fmt::format("played-{}", ++drain_marks_), true);
-  if (outstanding_.empty() || !call_->stream_open()) return RunPendingAction();
+  if (stream_->stream_open()) SendMark(fmt::format("played-{}", ++drain_marks_), true);
+  if (outstanding_.empty() || !stream_->stream_open()) return RunPendingAction();
   timer_->expires_after(options_.end_timeout);
-  timer_->async_wait([this, keep = context().KeepAlive()](const boost::system::error_code& ec) {
-    if (ec || context().closed()) return;
-    spdlog::debug("[{}] playback not confirmed within {} ms; going on", context().call_id(),
-                  options_.end_timeout.count());
-    RunPendingAction();
-  });
+  timer_->async_wait(context().OnTimer([this] { OnPlaybackTimeout(); }));
+}
+
+void TwilioOutput::OnPlaybackTimeout() {
+  spdlog::debug("[{}] playback not confirmed within {} ms; going on", context().call_id(),
+                options_.end_timeout.count());
+  RunPendingAction();
 }
 
 void TwilioOutput::RunPendingAction() {
@@ -205,13 +238,13 @@ void TwilioOutput::Control(const CallControlFrame& control) {
   Flush();
   AfterPlayback([this, control] {
     if (control.action == CallControlFrame::Action::kTransfer) {
-      if (!call_->Transfer(control.target, control.message)) {
+      if (!stream_->Transfer(control.target, control.message)) {
         PushError("cannot transfer the call: Twilio REST credentials (account_sid, auth_token) are not configured");
       }
       return;
     }
     // Without REST credentials, closing the stream ends the call: nothing follows </Connect>.
-    if (!call_->HangUp()) call_->CloseStream("hang up");
+    if (!stream_->HangUp()) stream_->CloseStream("hang up");
   });
 }
 

@@ -25,15 +25,16 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
 #include "framework/options.h"
-#include "framework/processor.h"
 #include "framework/registry.h"
 #include "framework/stream_format.h"
+#include "framework/transport/transport_output.h"
 
 namespace voxpipe {
 class MetricHistogram;
@@ -41,7 +42,7 @@ class MetricHistogram;
 
 namespace voxpipe::twilio {
 
-class TwilioCall;
+class TwilioStream;
 
 struct TwilioOutputOptions {
   std::chrono::milliseconds chunk{10};
@@ -58,22 +59,21 @@ struct TwilioOutputOptions {
   }
 };
 
-class TwilioOutput : public Processor {
+class TwilioOutput : public TransportOutput {
  public:
   using Options = TwilioOutputOptions;
+  static constexpr const char* kServer = "twilio";
   static ProcessorDoc Doc();
   static Result<StreamFormat> Negotiate(const Options&, const StreamFormat& input);
 
   explicit TwilioOutput(const Options& options);
   ~TwilioOutput() override;
-  Status Open() override;
   void Process(Frame frame, Direction direction) override;
   void OnInterruption() override;
-  void Close() override;
 
-  // From the call's stream (on the strand).
+  // From the call's stream (on its loop).
   void OnMarkEchoed(const std::string& name);
-  void OnStreamClosed();
+  void OnStreamClosed() override;
 
   // Marks sent and not yet echoed (tests, metrics).
   size_t outstanding_marks() const { return outstanding_.size(); }
@@ -85,7 +85,11 @@ class TwilioOutput : public Processor {
     bool cleared = false;
   };
 
+  Status OpenOutput() override;
+  void CloseOutput() override;
   void SendAudio(const Frame& frame, const EncodedAudioFrame& audio);
+  void SendMedia(std::span<const uint8_t> mulaw);
+  bool SendClear();
   void Flush();
   void SendMark(std::string name, bool internal);
   void Interrupt(Frame frame);
@@ -93,12 +97,13 @@ class TwilioOutput : public Processor {
   // or end_timeout passed.
   void AfterPlayback(std::function<void()> action);
   void RunPendingAction();
+  void OnPlaybackTimeout();
   void Control(const CallControlFrame& control);
   void Observe(Clock::time_point ingress);
 
   Options options_;
   size_t chunk_bytes_;
-  std::shared_ptr<TwilioCall> call_;
+  TwilioStream* stream_ = nullptr;
   std::vector<uint8_t> pending_;
   Clock::time_point pending_ingress_{};
   std::deque<SentMark> outstanding_;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/testing/processor_harness.h"
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 
 namespace voxpipe {
 namespace {

@@ -18,6 +18,7 @@ namespace voxpipe::twilio {
 namespace {
 
 using testing::ServerRunner;
+using testing::SimulatedCallOptions;
 
 constexpr uint8_t kBurstA = 0x10, kBurstB = 0x90;  // a loud square wave, easy to find
 
@@ -260,9 +261,10 @@ TEST(TwilioInputTest, StartMetadataAndDtmfBecomeFrames) {
   auto loop = runner.io().get_executor();
   auto closed = std::make_shared<std::promise<void>>();
   std::shared_ptr<WebSocketClient> ws;
+  std::string url = runner.StreamUrl("CAd");
   boost::asio::post(loop, [&, closed] {
     ws = WebSocketClient::Create(
-        loop, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        loop, {.url = url},
         {.on_open =
              [&] {
                ws->Send(R"({"event":"connected","protocol":"Call","version":"1.0.0"})");

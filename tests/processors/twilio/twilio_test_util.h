@@ -9,15 +9,23 @@
 
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "framework/client/http_client.h"
+#include "framework/client/websocket_client.h"
 #include "framework/pipeline_file.h"
 #include "framework/runtime.h"
 #include "processors/io/common/wav_file.h"
-#include "processors/twilio/call_simulator.h"
-#include "processors/twilio/twilio_server.h"
+#include "apps/simulator/call_simulator.h"
+#include "processors/twilio/server/signature.h"
+#include "processors/twilio/server/twilio_server.h"
 
 namespace voxpipe::twilio::testing {
+
+using simulator::CorrelateEcho;
+using simulator::PlaceSimulatedCall;
+using simulator::SimulatedCallOptions;
+using simulator::SimulatedCallResult;
 
 // The codec-only echo line: what the caller says comes back bit-exact.
 inline constexpr const char* kEchoPipeline = R"(
@@ -96,6 +104,38 @@ class ServerRunner {
     return future;
   }
 
+  // The stream URL the voice webhook gives `call_sid`, as Twilio would
+  // connect to it (the webhook signed with `auth_token` when given).
+  std::string StreamUrl(const std::string& call_sid = "CAtest", const std::string& auth_token = "",
+                        const std::string& public_url = "") {
+    voxpipe::HttpRequest request;
+    request.method = "POST";
+    request.url = base_url() + "/twilio/voice";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    request.body = "CallSid=" + call_sid;
+    if (!auth_token.empty()) {
+      std::string signed_url = (public_url.empty() ? base_url() : public_url) + "/twilio/voice";
+      request.headers.emplace_back("X-Twilio-Signature", ComputeSignature(auth_token, signed_url, {{"CallSid", call_sid}}));
+    }
+    auto response = Fetch(request);
+    if (!response.ok() || response->status != 200) {
+      ADD_FAILURE() << "webhook failed: " << (response.ok() ? response->body : response.message());
+      return {};
+    }
+    const std::string& xml = response->body;
+    size_t at = xml.find("<Stream url=\"");
+    if (at == std::string::npos) return {};
+    at += 13;
+    return xml.substr(at, xml.find('"', at) - at);
+  }
+
+  // The stream URL with its host replaced by this server's address (for a
+  // server whose public_url is another host).
+  std::string LocalStreamUrl(const std::string& url) const {
+    size_t path = url.find("/twilio/stream");
+    return "ws://127.0.0.1:" + std::to_string(server_->port()) + url.substr(path);
+  }
+
   Result<voxpipe::HttpResponse> Fetch(voxpipe::HttpRequest request) {
     if (request.url.rfind("http", 0) != 0) request.url = base_url() + request.url;
     std::promise<Result<voxpipe::HttpResponse>> result;
@@ -111,6 +151,81 @@ class ServerRunner {
   std::unique_ptr<Service> service_;
   TwilioServer* server_ = nullptr;
   bool running_ = false;
+};
+
+// A media stream client that sends what a test tells it, as Twilio or as a
+// misbehaving peer would. Blocking calls, from the test thread.
+class RawStream {
+ public:
+  RawStream(ServerRunner& runner, std::string url, std::vector<std::pair<std::string, std::string>> headers = {})
+      : loop_(runner.io().get_executor()), state_(std::make_shared<State>()) {
+    auto state = state_;
+    boost::asio::post(loop_, [state, loop = loop_, url = std::move(url), headers = std::move(headers)] {
+      state->ws = WebSocketClient::Create(
+          loop, {.url = url, .headers = headers, .max_queued_messages = 100000},
+          {.on_open = [state] { state->opened.set_value(true); },
+           .on_message = [state](std::string_view data, bool) {
+             {
+               std::lock_guard lock(state->mutex);
+               state->received.emplace_back(data);
+             }
+             // Nothing plays here, so a mark is reached at once, as Twilio would echo it.
+             auto message = nlohmann::json::parse(data, nullptr, false);
+             if (message.is_object() && message.value("event", "") == "mark") {
+               message.erase("sequenceNumber");
+               state->ws->Send(message.dump());
+             }
+           },
+           .on_close = [state](const WebSocketCloseInfo& info) {
+             state->close = info;  // before the promises: a waiting test reads it next
+             if (!info.opened) state->opened.set_value(false);
+             state->closed.set_value();
+           }});
+      state->ws->Connect();
+    });
+  }
+  ~RawStream() {
+    auto state = state_;
+    boost::asio::post(loop_, [state] { state->ws->Detach(); });
+  }
+
+  // True once open; false when the upgrade was refused (see close()).
+  bool WaitOpen() {
+    auto future = state_->opened.get_future();
+    return future.wait_for(std::chrono::seconds(5)) == std::future_status::ready && future.get();
+  }
+  void Send(std::string message, bool binary = false) {
+    auto state = state_;
+    boost::asio::post(loop_, [state, message = std::move(message), binary]() mutable {
+      state->ws->Send(std::move(message), binary);
+    });
+  }
+  void Start(const std::string& call_sid, const std::string& stream_sid = "MZraw") {
+    Send(R"({"event":"start","streamSid":")" + stream_sid + R"(","start":{"callSid":")" + call_sid +
+         R"(","streamSid":")" + stream_sid + R"(","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000}}})");
+  }
+  void Media(const std::string& stream_sid = "MZraw") {
+    Send(R"({"event":"media","streamSid":")" + stream_sid + R"(","media":{"payload":"/////w=="}})");
+  }
+  // True when the server closed the stream within `timeout`.
+  bool WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    if (!closed_future_.valid()) closed_future_ = state_->closed.get_future();
+    return closed_future_.wait_for(timeout) == std::future_status::ready;
+  }
+  const WebSocketCloseInfo& close() const { return state_->close; }
+
+ private:
+  struct State {
+    std::shared_ptr<WebSocketClient> ws;
+    std::promise<bool> opened;
+    std::promise<void> closed;
+    WebSocketCloseInfo close;
+    std::mutex mutex;
+    std::vector<std::string> received;
+  };
+  boost::asio::io_context::executor_type loop_;
+  std::shared_ptr<State> state_;
+  std::future<void> closed_future_;
 };
 
 inline std::vector<uint8_t> CallerAudio() {

@@ -1,8 +1,8 @@
-#include "processors/twilio/playback_buffer.h"
+#include "apps/simulator/playback_buffer.h"
 
 #include <gtest/gtest.h>
 
-namespace voxpipe::twilio {
+namespace voxpipe::simulator {
 namespace {
 
 constexpr size_t kSlot = 160;  // 20 ms of 8 kHz mu-law
@@ -69,4 +69,4 @@ TEST(PlaybackBufferTest, CountsOnlySilenceInsideAnUtterance) {
 }
 
 }  // namespace
-}  // namespace voxpipe::twilio
+}  // namespace voxpipe::simulator

@@ -1,4 +1,4 @@
-#include "processors/twilio/call_control.h"
+#include "processors/twilio/server/call_control.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

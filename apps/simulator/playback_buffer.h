@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace voxpipe::twilio {
+namespace voxpipe::simulator {
 
 inline constexpr uint8_t kMulawSilence = 0xFF;
 
@@ -45,4 +45,4 @@ class PlaybackBuffer {
   size_t gaps_ = 0;
 };
 
-}  // namespace voxpipe::twilio
+}  // namespace voxpipe::simulator

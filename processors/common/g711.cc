@@ -1,4 +1,4 @@
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 
 #include <array>
 #include <bit>

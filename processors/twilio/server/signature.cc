@@ -1,4 +1,4 @@
-#include "processors/twilio/signature.h"
+#include "processors/twilio/server/signature.h"
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
-#include "processors/twilio/playback_buffer.h"
+#include "apps/simulator/playback_buffer.h"
 
 #include <algorithm>
 #include <limits>
 
-namespace voxpipe::twilio {
+namespace voxpipe::simulator {
 
 void PlaybackBuffer::Append(std::span<const uint8_t> mulaw) {
   if (mulaw.empty()) return;
@@ -43,4 +43,4 @@ std::vector<std::string> PlaybackBuffer::TakeMarks(uint64_t up_to) {
   return reached;
 }
 
-}  // namespace voxpipe::twilio
+}  // namespace voxpipe::simulator

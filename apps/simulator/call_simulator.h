@@ -24,7 +24,7 @@
 
 #include "framework/status.h"
 
-namespace voxpipe::twilio {
+namespace voxpipe::simulator {
 
 struct SimulatedCallOptions {
   std::string url;  // server base (http://127.0.0.1:8091) or the full webhook URL
@@ -84,4 +84,4 @@ struct EchoMatch {
 };
 EchoMatch CorrelateEcho(const std::vector<uint8_t>& sent, const std::vector<uint8_t>& heard, int max_lag = 4000);
 
-}  // namespace voxpipe::twilio
+}  // namespace voxpipe::simulator

@@ -1,4 +1,4 @@
-#include "processors/twilio/twiml.h"
+#include "processors/twilio/server/twiml.h"
 
 #include <fmt/format.h>
 

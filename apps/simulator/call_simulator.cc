@@ -1,4 +1,4 @@
-#include "processors/twilio/call_simulator.h"
+#include "apps/simulator/call_simulator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,17 +9,22 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "framework/client/http_client.h"
 #include "framework/client/websocket_client.h"
 #include "framework/server/http_message.h"
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 #include "processors/common/base64.h"
-#include "processors/twilio/media_message.h"
-#include "processors/twilio/playback_buffer.h"
-#include "processors/twilio/signature.h"
+#include "apps/simulator/playback_buffer.h"
+#include "processors/twilio/server/signature.h"
 
-namespace voxpipe::twilio {
+namespace voxpipe::simulator {
+using twilio::ComputeSignature;
+using twilio::FormParams;
+}  // namespace voxpipe::simulator
+
+namespace voxpipe::simulator {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -129,6 +134,34 @@ std::vector<size_t> UtteranceEnds(const std::vector<uint8_t>& mulaw) {
   }
   if (last_speech) ends.push_back(*last_speech);
   return ends;
+}
+
+// What a Twilio server may send on a bidirectional stream.
+struct ServerMessage {
+  std::string event;
+  std::string stream_sid;
+  std::string_view payload;  // media: valid until the next parse on this thread
+  bool has_payload = false;
+  std::string mark;
+  bool has_mark = false;
+};
+
+bool ParseServerMessage(std::string_view text, ServerMessage& out) {
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string padded;
+  padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(text);
+  simdjson::dom::object message;
+  if (parser.parse(padded.data(), padded.size(), false).get(message) != simdjson::SUCCESS) return false;
+  std::string_view event, sid;
+  if (message["event"].get(event) != simdjson::SUCCESS) return false;
+  out.event.assign(event);
+  if (message["streamSid"].get(sid) == simdjson::SUCCESS) out.stream_sid.assign(sid);
+  out.has_payload = message["media"]["payload"].get(out.payload) == simdjson::SUCCESS;
+  std::string_view mark;
+  out.has_mark = message["mark"]["name"].get(mark) == simdjson::SUCCESS;
+  if (out.has_mark) out.mark.assign(mark);
+  return true;
 }
 
 class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
@@ -391,45 +424,31 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
 
   void OnMessage(std::string_view data) {
     if (finished_) return;
-    if (auto payload = ScanMediaPayload(data); payload && data.find(stream_sid_json_) != std::string_view::npos) {
-      return OnMedia(*payload);
-    }
-    auto message = nlohmann::json::parse(data, nullptr, false);
-    if (message.is_discarded() || !message.is_object() || !message.contains("event") || !message["event"].is_string()) {
+    ServerMessage message;
+    if (!ParseServerMessage(data, message)) {
       return Fail(Status::Error(fmt::format("the server sent a message that is not Twilio protocol: {}",
                                             std::string(data.substr(0, 120)))));
     }
-    const std::string& event = message["event"].get_ref<const std::string&>();
-    auto sid = message.find("streamSid");
-    if (sid == message.end() || !sid->is_string() || sid->get_ref<const std::string&>() != stream_sid_) {
-      return Fail(Status::Error(fmt::format("the server sent '{}' for another streamSid", event)));
+    if (message.stream_sid != stream_sid_) {
+      return Fail(Status::Error(fmt::format("the server sent '{}' for another streamSid", message.event)));
     }
-    if (event == "media") return OnMedia(message);
-    if (event == "mark") {
+    if (message.event == "media") {
+      if (!message.has_payload) return Fail(Status::Error("the server sent a media message without a payload"));
+      return OnMedia(message.payload);
+    }
+    if (message.event == "mark") {
       ++result_.marks;
-      const auto& mark = message["mark"];
-      if (!mark.is_object() || !mark.contains("name") || !mark["name"].is_string()) {
-        return Fail(Status::Error("the server sent a mark without a name"));
-      }
-      std::string name = mark["name"].get<std::string>();
+      if (!message.has_mark) return Fail(Status::Error("the server sent a mark without a name"));
       // Fast mode plays audio the moment it arrives, so a mark is reached at once.
-      if (!options_.realtime || closing_) return EchoMarks({name}, "played");
-      return playback_.Mark(std::move(name));
+      if (!options_.realtime || closing_) return EchoMarks({message.mark}, "played");
+      return playback_.Mark(std::move(message.mark));
     }
-    if (event == "clear") {
+    if (message.event == "clear") {
       ++result_.clears;
       Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.queued_bytes() / 8));
       return EchoMarks(playback_.Clear(), "cleared");
     }
-    Fail(Status::Error(fmt::format("the server sent event '{}'; only media, mark and clear are allowed", event)));
-  }
-
-  void OnMedia(const nlohmann::json& message) {
-    if (!message.contains("media") || !message["media"].is_object() || !message["media"].contains("payload") ||
-        !message["media"]["payload"].is_string()) {
-      return Fail(Status::Error("the server sent a media message without a payload"));
-    }
-    OnMedia(std::string_view(message["media"]["payload"].get_ref<const std::string&>()));
+    Fail(Status::Error(fmt::format("the server sent event '{}'; only media, mark and clear are allowed", message.event)));
   }
 
   void OnMedia(std::string_view payload) {
@@ -549,4 +568,4 @@ EchoMatch CorrelateEcho(const std::vector<uint8_t>& sent, const std::vector<uint
   return best;
 }
 
-}  // namespace voxpipe::twilio
+}  // namespace voxpipe::simulator

@@ -1,18 +1,20 @@
 // The phone line end to end: a TwilioServer on 127.0.0.1 (port 0) and calls
 // placed by the simulator, as Twilio would place them.
-#include "processors/twilio/twilio_server.h"
+#include "processors/twilio/server/twilio_server.h"
 
 #include <gtest/gtest.h>
 
 #include "framework/client/websocket_client.h"
-#include "processors/twilio/signature.h"
+#include "processors/twilio/server/signature.h"
 #include "tests/processors/twilio/twilio_test_util.h"
 
 namespace voxpipe::twilio {
 namespace {
 
 using testing::CallerAudio;
+using testing::CorrelateEcho;
 using testing::ServerRunner;
+using testing::SimulatedCallOptions;
 
 SimulatedCallOptions FastCall(std::vector<uint8_t> audio) {
   SimulatedCallOptions options;
@@ -81,7 +83,7 @@ TEST(TwilioServerTest, WebhookAnswersTwimlWithStreamAndParameters) {
   EXPECT_NE(response->header("content-type").find("xml"), std::string::npos);
   const std::string& xml = response->body;
   EXPECT_NE(xml.find("<Say>Hello &amp; welcome</Say>"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<Stream url=\"wss://line.example.com/twilio/stream\">"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<Stream url=\"wss://line.example.com/twilio/stream/"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<Parameter name=\"From\" value=\"+15551234567\"/>"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<Parameter name=\"CallSid\" value=\"CA123\"/>"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<Parameter name=\"tenant\" value=\"sutherland\"/>"), std::string::npos) << xml;
@@ -158,14 +160,14 @@ TEST(TwilioServerTest, SignedWebhookPassesUnsignedAndTamperedAreForbidden) {
 
 // Opens a media stream WebSocket with `headers`; returns the HTTP status of a
 // refused upgrade, or 101 when it opened.
-int TryStreamUpgrade(ServerRunner& runner, std::vector<std::pair<std::string, std::string>> headers) {
+int TryStreamUpgrade(ServerRunner& runner, std::vector<std::pair<std::string, std::string>> headers,
+                     const std::string& url) {
   struct Probe {
     std::promise<int> status;
     std::shared_ptr<WebSocketClient> ws;
   };
   auto probe = std::make_shared<Probe>();
   auto loop = runner.io().get_executor();
-  std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
   boost::asio::post(loop, [=] {
     probe->ws = WebSocketClient::Create(
         loop, {.url = url, .headers = headers},
@@ -185,12 +187,15 @@ TEST(TwilioServerTest, StreamUpgradeNeedsAValidSignature) {
   ServerRunner runner("  auth_token: '12345'\n  public_url: http://127.0.0.1\n");
   ASSERT_TRUE(runner.status().ok()) << runner.status().message();
   // The stream URL as our TwiML writes it (ws:// for an http:// public URL), signed with no parameters.
-  std::string url = "ws://127.0.0.1/twilio/stream";
-  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url, {})}}), 101);
-  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, "ws://127.0.0.1:80/twilio/stream", {})}}), 101);
-  EXPECT_EQ(TryStreamUpgrade(runner, {}), 403);
-  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature("54321", url, {})}}), 403);
-  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url + "?x=1", {})}}), 403);
+  std::string url = runner.StreamUrl("CAsigned", kToken, "http://127.0.0.1");
+  ASSERT_EQ(url.rfind("ws://127.0.0.1/twilio/stream/", 0), 0u) << url;
+  std::string local = runner.LocalStreamUrl(url);
+  std::string with_port = "ws://127.0.0.1:80" + url.substr(std::string("ws://127.0.0.1").size());
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url, {})}}, local), 101);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, with_port, {})}}, local), 101);
+  EXPECT_EQ(TryStreamUpgrade(runner, {}, local), 403);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature("54321", url, {})}}, local), 403);
+  EXPECT_EQ(TryStreamUpgrade(runner, {{"X-Twilio-Signature", ComputeSignature(kToken, url + "?x=1", {})}}, local), 403);
 }
 
 TEST(TwilioServerTest, SignedCallWorksEndToEndAndWrongTokenIsRefused) {
@@ -218,7 +223,7 @@ TEST(TwilioServerTest, FloodOfMalformedMessagesHarmsNeitherServerNorParallelCall
   auto loop = runner.io().get_executor();
   std::promise<WebSocketCloseInfo> flood_closed;
   std::shared_ptr<WebSocketClient> flood;
-  std::string url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream";
+  std::string url = runner.StreamUrl("CAflood");
   boost::asio::post(loop, [&] {
     flood = WebSocketClient::Create(
         loop, {.url = url, .max_queued_messages = 100000},
@@ -280,9 +285,10 @@ TEST(TwilioServerTest, OversizedStreamMessageClosesOnlyThatStream) {
   auto loop = runner.io().get_executor();
   std::promise<WebSocketCloseInfo> closed;
   std::shared_ptr<WebSocketClient> ws;
+  std::string url = runner.StreamUrl("CAbig");
   boost::asio::post(loop, [&] {
     ws = WebSocketClient::Create(
-        loop, {.url = "ws://127.0.0.1:" + std::to_string(runner.server().port()) + "/twilio/stream"},
+        loop, {.url = url},
         {.on_open = [&] { ws->Send(std::string(8192, 'x')); },
          .on_message = {},
          .on_close = [&](const WebSocketCloseInfo& info) { closed.set_value(info); }});
@@ -391,13 +397,13 @@ TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall
     ASSERT_TRUE(calls.ok());
     body = calls->body;
     list = nlohmann::json::parse(body);
-    if (list.size() == 1 && list[0]["state"] == "streaming") break;
+    if (list.size() == 1 && list[0]["state"] == "in-progress") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(list.size(), 1u) << body;
-  EXPECT_EQ(list[0]["sid"], "CAstatus");
-  EXPECT_EQ(list[0]["from"], "+15551112222");
-  EXPECT_EQ(list[0]["state"], "streaming");
+  EXPECT_EQ(list[0]["id"], "CAstatus");
+  EXPECT_EQ(list[0]["from"], "+1******2222") << "numbers are masked in the listing";
+  EXPECT_EQ(list[0]["state"], "in-progress");
 
   // A webhook from anyone (unsigned line) with a From that is not UTF-8 must not break the listing.
   auto odd = runner.Fetch({.method = "POST", .url = "/twilio/voice", .body = "CallSid=CAodd&From=%FF%FE%C3"});
@@ -423,7 +429,7 @@ TEST(TwilioServerStatusTest, CallsAreListedAndATerminalStatusCallbackEndsTheCall
   }
   auto after = nlohmann::json::parse(runner.Fetch({.method = "GET", .url = "/twilio/calls"})->body);
   ASSERT_EQ(after.size(), 1u) << "only the ringing CAodd is left";
-  EXPECT_EQ(after[0]["sid"], "CAodd");
+  EXPECT_EQ(after[0]["id"], "CAodd");
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // the reference writes them (a loop finds the segment); the codec under test
 // is table-driven and builds its tables with bit operations, so the two
 // share no code.
-#include "processors/codec/common/g711.h"
+#include "processors/common/g711.h"
 
 #include <gtest/gtest.h>
 

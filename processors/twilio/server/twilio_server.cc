@@ -1,0 +1,331 @@
+#include "processors/twilio/server/twilio_server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "framework/client/url.h"
+#include "framework/logging.h"
+#include "framework/metrics.h"
+#include "processors/twilio/server/call_control.h"
+#include "processors/twilio/server/stream_token.h"
+#include "processors/twilio/server/twiml.h"
+#include "processors/twilio/twilio_stream.h"
+
+namespace voxpipe::twilio {
+
+using server::HttpRequest;
+using server::HttpResponse;
+
+namespace {
+
+constexpr std::string_view kStreamPath = "/twilio/stream";
+
+bool IsInstanceName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+// What a public_url may look like: scheme and host (and port), nothing else.
+std::string CheckPublicUrl(const std::string& value) {
+  if (value.empty()) return "";
+  auto url = ParseUrl(value);
+  if (!url.ok() || (url->scheme != "https" && url->scheme != "http")) {
+    return fmt::format("public_url must be the https:// address Twilio reaches this server at, e.g. "
+                       "https://abc123.ngrok.app (got '{}')",
+                       value);
+  }
+  if (url->target != "/" && !url->target.empty()) {
+    return fmt::format("public_url is the server's base address without a path: use {}://{} (got the path '{}'; "
+                       "the webhook itself goes in Twilio's console as {}://{}/twilio/voice)",
+                       url->scheme, url->host_header(), url->target, url->scheme, url->host_header());
+  }
+  return "";
+}
+
+}  // namespace
+
+void TwilioServerOptions::Declare(Schema<TwilioServerOptions>& s) {
+  using O = TwilioServerOptions;
+  DeclareCallServerOptions(s);
+  s.Field("public_url", &O::public_url,
+          "https://host as Twilio reaches this server; empty: from X-Forwarded-Proto/Host or Host");
+  s.Field("auth_token", &O::auth_token, "Twilio auth token: when set, signatures are required (403 otherwise)");
+  s.Field("account_sid", &O::account_sid, "Twilio account SID, for call control (hang up, transfer)");
+  s.Field("api_base", &O::api_base, "Twilio REST API base URL");
+  s.Field("greeting", &O::greeting, "Words <Say>d before the call connects; empty for none");
+  s.Field("voice", &O::voice, "<Say> voice, e.g. Polly.Joanna");
+  s.Field("language", &O::language, "<Say> language, e.g. en-GB");
+  s.Field("parameters", &O::parameters, "Extra <Parameter>s for the stream (start.customParameters)");
+  s.Field("busy_message", &O::busy_message, "Said to callers refused while full or draining");
+  s.Field("instance", &O::instance,
+          "This instance's name in stream URLs (/twilio/stream/i/NAME/…), so a balancer can route a call's stream "
+          "to the instance that answered its webhook; empty for a single instance");
+  s.Field("stream_token_ttl", &O::stream_token_ttl,
+          "How long the stream URL a webhook returns stays valid (longer than the greeting)")
+      .Range(1000, 3600 * 1000.0);
+  s.Field("stream_secret", &O::stream_secret,
+          "Secret that signs stream tokens, the same on every instance behind one balancer; empty: the auth "
+          "token, else random per process");
+  s.Check([](const O& o) -> std::string {
+    if (std::string problem = CheckPublicUrl(o.public_url); !problem.empty()) return problem;
+    if (!o.instance.empty() && !IsInstanceName(o.instance)) {
+      return fmt::format("instance '{}' may hold only letters, digits, '-' and '_' (at most 64)", o.instance);
+    }
+    return "";
+  });
+}
+
+ServiceDoc TwilioServer::Doc() {
+  return {
+      .summary = "Twilio phone line: voice webhook, media streams, call control",
+      .description =
+          "Answers Twilio's voice webhook with TwiML that connects the call to a bidirectional media stream whose "
+          "URL carries a per-call token, and runs one pipeline instance per stream (TwilioInput first, "
+          "TwilioOutput last). Endpoints: GET /, GET /health (and /health/live, /health/ready), POST "
+          "/twilio/voice, POST /twilio/status, WS /twilio/stream/…, GET /twilio/calls, GET /metrics. With "
+          "auth_token set, every webhook and stream upgrade needs a valid X-Twilio-Signature. With account_sid "
+          "too, the pipeline can hang up and transfer calls.",
+      .example = "server:\n"
+                 "  type: twilio\n"
+                 "  port: ${PORT:-8091}\n"
+                 "  public_url: ${PUBLIC_URL:-}\n"
+                 "  auth_token: ${TWILIO_AUTH_TOKEN:-}\n"
+                 "  account_sid: ${TWILIO_ACCOUNT_SID:-}\n"
+                 "  api_base: ${TWILIO_API_BASE:-https://api.twilio.com}\n"
+                 "  greeting: Connecting you now.",
+  };
+}
+
+Status TwilioServer::Validate(const Options&, const PipelineTemplate& pipeline) {
+  const auto& stages = pipeline.stages();
+  if (stages.empty() || stages.front().is_parallel() || stages.front().type->name != "TwilioInput") {
+    return Status::Error("a pipeline served by `type: twilio` starts with `- type: TwilioInput`");
+  }
+  bool has_output = false;
+  for (const Stage* stage : pipeline.Flatten()) has_output = has_output || stage->type->name == "TwilioOutput";
+  if (!has_output) {
+    return Status::Error("a pipeline served by `type: twilio` needs a `- type: TwilioOutput` (what the caller hears)");
+  }
+  return OkStatus();
+}
+
+TwilioServer::TwilioServer(const Options& options, ServiceEnv env)
+    : CallServer(options, std::move(env), "twilio"), options_(options) {
+  if (!options_.account_sid.empty() && !options_.auth_token.empty()) {
+    control_ = std::make_shared<CallControl>(
+        CallControlConfig{options_.api_base, options_.account_sid, options_.auth_token});
+  }
+  std::string secret = !options_.stream_secret.empty() ? options_.stream_secret : options_.auth_token;
+  tokens_ = std::make_shared<StreamTokens>(
+      secret, std::chrono::duration_cast<std::chrono::seconds>(options_.stream_token_ttl));
+}
+
+TwilioServer::~TwilioServer() = default;
+
+void TwilioServer::AddRoutes(server::HttpServer& http) {
+  http.Handle("POST", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
+  http.Handle("GET", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
+  http.Handle("POST", "/twilio/status", [this](const HttpRequest& r) { return StatusCallback(r); });
+  http.Handle("GET", "/twilio/calls", [this](const HttpRequest&) {
+    // Numbers come from webhooks: any bytes at all, so invalid UTF-8 is replaced, not thrown on.
+    return HttpResponse::Json(200, registry().ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  });
+  http.Handle("GET", "/metrics", [](const HttpRequest&) {
+    HttpResponse response = HttpResponse::Text(200, Metrics::Global().RenderText());
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return response;
+  });
+  http.HandleWebSocket(std::string(kStreamPath), {
+      .admit = [this](const HttpRequest& r) { return AdmitStream(r); },
+      .open = [this](std::shared_ptr<server::WebSocketConnection> c, const HttpRequest& r) { OpenStream(std::move(c), r); },
+      .prefix = true,
+  });
+}
+
+void TwilioServer::OnListening() {
+  if (options_.public_url.empty()) {
+    spdlog::info("webhook: https://<PUBLIC_URL>/twilio/voice (public URL taken from each request's "
+                 "X-Forwarded-Proto/Host or Host; set PUBLIC_URL to pin it)");
+  } else {
+    spdlog::info("webhook: {}/twilio/voice", options_.public_url);
+  }
+  if (options_.auth_token.empty()) {
+    spdlog::warn("*** TWILIO_AUTH_TOKEN is not set: webhooks and media streams are NOT authenticated. Anyone who "
+                 "can reach this port can place calls into the pipeline. Set auth_token for production. ***");
+  } else {
+    spdlog::info("signatures: required (auth token {})", Redact(options_.auth_token));
+  }
+  spdlog::info("call control (hang up, transfer): {}",
+               control_ ? "enabled via " + options_.api_base : "off (needs account_sid and auth_token)");
+  if (!options_.instance.empty()) spdlog::info("instance '{}': streams at /twilio/stream/i/{}/…", options_.instance,
+                                               options_.instance);
+}
+
+void TwilioServer::Describe(nlohmann::json& home) const {
+  if (!options_.instance.empty()) home["instance"] = options_.instance;
+}
+
+namespace {
+
+MetricCounter& WebhookCounter(const std::string& result) {
+  return Metrics::Global().Counter("voxpipe_twilio_webhooks_total", "Voice and status webhooks, by result",
+                                   {{"result", result}});
+}
+
+std::string FirstValue(const std::string& header) {
+  std::string value = header.substr(0, header.find(','));
+  auto begin = value.find_first_not_of(" \t");
+  auto end = value.find_last_not_of(" \t");
+  return begin == std::string::npos ? "" : value.substr(begin, end - begin + 1);
+}
+
+std::string Param(const FormParams& params, const std::string& name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::string ToWebSocketScheme(const std::string& base) {
+  if (base.rfind("https://", 0) == 0) return "wss://" + base.substr(8);
+  if (base.rfind("http://", 0) == 0) return "ws://" + base.substr(7);
+  return base;
+}
+
+// The stream path below /twilio/stream: "/i/INSTANCE/TOKEN", "/TOKEN" or "".
+struct StreamPath {
+  std::string instance;
+  std::string token;
+  bool valid = true;
+};
+
+StreamPath ParseStreamPath(std::string_view path) {
+  std::string_view rest = path.substr(kStreamPath.size());
+  StreamPath out;
+  if (rest.empty() || rest == "/") return out;
+  rest.remove_prefix(1);
+  if (rest.substr(0, 2) == "i/") {
+    rest.remove_prefix(2);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return {.valid = false};
+    out.instance = std::string(rest.substr(0, slash));
+    rest.remove_prefix(slash + 1);
+  }
+  if (rest.empty() || rest.find('/') != std::string_view::npos) return {.valid = false};
+  out.token = std::string(rest);
+  return out;
+}
+
+}  // namespace
+
+std::string TwilioServer::PublicBase(const HttpRequest& request) const {
+  if (!options_.public_url.empty()) {
+    std::string base = options_.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+  }
+  std::string proto = FirstValue(request.Header("x-forwarded-proto"));
+  std::string host = FirstValue(request.Header("x-forwarded-host"));
+  if (host.empty()) host = request.Header("host");
+  if (host.empty()) host = "localhost";
+  if (proto != "https" && proto != "http") proto = "http";
+  return proto + "://" + host;
+}
+
+bool TwilioServer::SignatureValid(const HttpRequest& request, const std::string& url, const FormParams& params) const {
+  if (options_.auth_token.empty()) return true;
+  const std::string& signature = request.Header("x-twilio-signature");
+  if (signature.empty()) return false;
+  return ValidateSignature(options_.auth_token, signature, url, params);
+}
+
+HttpResponse TwilioServer::Voice(const HttpRequest& request) {
+  FormParams params = server::ParseForm(request.method == "POST" ? request.body : request.query);
+  std::string base = PublicBase(request);
+  if (!SignatureValid(request, base + request.target, request.method == "POST" ? params : FormParams{})) {
+    WebhookCounter("forbidden").Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, "webhook_forbidden",
+             "voice webhook from {}: missing or invalid X-Twilio-Signature (signed URL assumed: {}{})", request.remote,
+             base, request.path);
+    return HttpResponse::Text(403, "invalid signature\n");
+  }
+  SayOptions say{options_.voice, options_.language};
+  std::string call_sid = Param(params, "CallSid");
+  if (call_sid.empty() || call_sid.size() > 64) {
+    WebhookCounter("bad_request").Increment();
+    return HttpResponse::Text(400, "no CallSid\n");
+  }
+  if (RefuseIfUnavailable()) {
+    WebhookCounter(draining() ? "draining" : "busy").Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, "webhook_refused", "voice webhook: refusing call {} ({})",
+             call_sid, draining() ? "draining" : "all lines busy");
+    return HttpResponse::Xml(503, SayAndHangUpTwiml(options_.busy_message, say));
+  }
+  std::string from = Param(params, "From");
+  std::string to = Param(params, "To");
+  line().registry->Ringing({call_sid, "twilio", from, to, ""});
+  std::vector<std::pair<std::string, std::string>> stream_params = {{"CallSid", call_sid}, {"From", from}, {"To", to}};
+  for (const auto& kv : options_.parameters) stream_params.push_back(kv);
+  std::string stream_url = ToWebSocketScheme(base) + std::string(kStreamPath) + "/";
+  if (!options_.instance.empty()) stream_url += "i/" + options_.instance + "/";
+  stream_url += tokens_->Issue(call_sid);
+  WebhookCounter("ok").Increment();
+  spdlog::info("voice webhook: call {} from {} to {}", call_sid, MaskPhoneNumber(from), MaskPhoneNumber(to));
+  return HttpResponse::Xml(200, ConnectStreamTwiml(options_.greeting, say, stream_url, stream_params));
+}
+
+HttpResponse TwilioServer::StatusCallback(const HttpRequest& request) {
+  FormParams params = server::ParseForm(request.body);
+  if (!SignatureValid(request, PublicBase(request) + request.target, params)) {
+    WebhookCounter("forbidden").Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, "status_forbidden",
+             "status callback from {}: missing or invalid X-Twilio-Signature", request.remote);
+    return HttpResponse::Text(403, "invalid signature\n");
+  }
+  std::string call_sid = Param(params, "CallSid");
+  std::string status = Param(params, "CallStatus");
+  std::string stream_event = Param(params, "StreamEvent");
+  if (status.empty() && (stream_event == "stream-stopped" || stream_event == "stream-error")) status = "completed";
+  if (!call_sid.empty() && !status.empty()) line().registry->StatusUpdate(call_sid, status);
+  WebhookCounter("status").Increment();
+  return HttpResponse::Text(200, "");
+}
+
+std::optional<HttpResponse> TwilioServer::AdmitStream(const HttpRequest& request) {
+  auto refuse = [&](int status, std::string_view result, std::string_view why) {
+    WebhookCounter(std::string(result)).Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, result, "media stream from {}: {}", request.remote, why);
+    return HttpResponse::Text(status, std::string(why) + "\n");
+  };
+  if (!options_.auth_token.empty()) {
+    // Twilio signs the <Stream url> as we wrote it, with no parameters.
+    std::string url = ToWebSocketScheme(PublicBase(request)) + request.target;
+    if (!SignatureValid(request, url, {}) && !SignatureValid(request, url + "/", {})) {
+      return refuse(403, "stream_forbidden", "missing or invalid X-Twilio-Signature");
+    }
+  }
+  StreamPath path = ParseStreamPath(request.path);
+  if (!path.valid) return refuse(404, "stream_bad_path", "no such stream path");
+  if (!path.instance.empty() && path.instance != options_.instance) {
+    return refuse(404, "stream_wrong_instance", "this stream belongs to instance '" + path.instance.substr(0, 64) + "'");
+  }
+  if (path.token.empty()) return refuse(403, "stream_no_token", "a stream URL needs the token the voice webhook gave");
+  if (tokens_->Verify(path.token) != StreamTokens::Check::kOk) {
+    return refuse(403, "stream_bad_token", "invalid or expired stream token");
+  }
+  if (auto refusal = RefuseIfUnavailable()) {
+    WebhookCounter(draining() ? "stream_draining" : "stream_busy").Increment();
+    return refusal;
+  }
+  return std::nullopt;
+}
+
+void TwilioServer::OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const HttpRequest& request) {
+  TwilioStreamConfig config{control_, tokens_, ParseStreamPath(request.path).token};
+  OpenSession(std::make_shared<TwilioStream>(std::move(connection), shared_line(), std::move(config)));
+}
+
+REGISTER_SERVICE(TwilioServer, "twilio");
+
+}  // namespace voxpipe::twilio

@@ -1,0 +1,82 @@
+// TwilioServer: the phone line. `server: {type: twilio}` in a pipeline file.
+//
+// A CallServer (framework/transport/call_server.h) with Twilio's routes:
+// POST /twilio/voice (the number's webhook: TwiML that connects the call to
+// a media stream whose URL carries a per-call token, see stream_token.h),
+// POST /twilio/status (status callbacks), WS /twilio/stream/… (Twilio Media
+// Streams: one TwilioStream and pipeline instance per call) and GET
+// /twilio/calls. With an auth token every webhook and stream upgrade must
+// carry a valid X-Twilio-Signature, else 403.
+//
+// Example config:
+//   server:
+//     type: twilio
+//     port: ${PORT:-8091}
+//     public_url: ${PUBLIC_URL:-}
+//     auth_token: ${TWILIO_AUTH_TOKEN:-}
+//     account_sid: ${TWILIO_ACCOUNT_SID:-}
+//     api_base: ${TWILIO_API_BASE:-https://api.twilio.com}
+//     greeting: Connecting you now.
+//     max_calls: 100
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "framework/transport/call_server.h"
+#include "processors/twilio/server/signature.h"
+
+namespace voxpipe::twilio {
+
+class CallControl;
+class StreamTokens;
+
+struct TwilioServerOptions : CallServerOptions {
+  TwilioServerOptions() { port = 8091; }
+  std::string public_url;
+  std::string auth_token;
+  std::string account_sid;
+  std::string api_base = "https://api.twilio.com";
+  std::string greeting;
+  std::string voice;
+  std::string language;
+  std::map<std::string, std::string> parameters;
+  std::string busy_message = "Sorry, all our lines are busy. Please call again later.";
+  std::string instance;  // names this instance in stream URLs, for a balancer
+  std::chrono::milliseconds stream_token_ttl{std::chrono::minutes(2)};
+  std::string stream_secret;  // signs stream tokens; empty: the auth token, else random per process
+
+  static void Declare(Schema<TwilioServerOptions>& s);
+};
+
+class TwilioServer : public CallServer {
+ public:
+  using Options = TwilioServerOptions;
+  static ServiceDoc Doc();
+  static Status Validate(const Options& options, const PipelineTemplate& pipeline);
+
+  TwilioServer(const Options& options, ServiceEnv env);
+  ~TwilioServer() override;
+
+ private:
+  void AddRoutes(server::HttpServer& http) override;
+  void OnListening() override;
+  void Describe(nlohmann::json& home) const override;
+
+  server::HttpResponse Voice(const server::HttpRequest& request);
+  server::HttpResponse StatusCallback(const server::HttpRequest& request);
+  std::optional<server::HttpResponse> AdmitStream(const server::HttpRequest& request);
+  void OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const server::HttpRequest& request);
+
+  // "https://host" as Twilio sees us: public_url, else the forwarded headers or Host.
+  std::string PublicBase(const server::HttpRequest& request) const;
+  bool SignatureValid(const server::HttpRequest& request, const std::string& url, const FormParams& params) const;
+
+  Options options_;
+  std::shared_ptr<CallControl> control_;
+  std::shared_ptr<StreamTokens> tokens_;
+};
+
+}  // namespace voxpipe::twilio
