@@ -287,6 +287,12 @@ void GeminiLiveLLM::OnCallerKey(const DtmfFrame& key) {
   SendOrBuffer(gemini::EncodeTextInput(text), std::chrono::microseconds(0), Clock::time_point{});
 }
 
+void GeminiLiveLLM::OnCallerText(const TextFrame& text) {
+  if (failed_ || ended_ || text.text.empty()) return;
+  caller_audio_since_turn_ = true;
+  SendOrBuffer(gemini::EncodeTextInput(text.text), std::chrono::microseconds(0), Clock::time_point{});
+}
+
 void GeminiLiveLLM::SendOrBuffer(std::string message, microseconds duration, Clock::time_point ingress) {
   if (Connection* conn = Sendable(); conn && backlog_.empty()) {
     if (conn->ws->Send(std::move(message))) {
@@ -517,6 +523,9 @@ void GeminiLiveLLM::Process(Frame frame, Direction direction) {
   if (direction == Direction::kUpstream) return PushFrame(std::move(frame), direction);
   if (const auto* audio = frame.As<AudioFrame>()) return OnCallerAudio(frame, *audio);
   if (const auto* key = frame.As<DtmfFrame>()) OnCallerKey(*key);
+  // Text from before the model is the caller's (a browser's send-text): the
+  // model takes it as the caller's words.
+  if (const auto* text = frame.As<TextFrame>()) return OnCallerText(*text);
   if (frame.Is<EndFrame>()) return OnEnd(std::move(frame));
   if (frame.Is<CancelFrame>()) {
     Shutdown();

@@ -117,6 +117,7 @@ class GeminiLiveLLM : public Processor {
 
   void OnCallerAudio(const Frame& frame, const AudioFrame& audio);
   void OnCallerKey(const DtmfFrame& key);
+  void OnCallerText(const TextFrame& text);
   void SendOrBuffer(std::string message, std::chrono::microseconds duration, Clock::time_point ingress);
   void FlushBacklog(Connection& conn);
   Connection* Sendable();
