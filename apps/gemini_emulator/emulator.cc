@@ -305,8 +305,13 @@ class SessionLogic {
     }
     if (const json* text = Field(input, "text")) {
       if (!text->is_string()) return Reject(1007, "Request contains an invalid argument.");
-      std::lock_guard lock(shared_->mutex);
-      shared_->stats.texts.push_back(text->get<std::string>());
+      {
+        std::lock_guard lock(shared_->mutex);
+        shared_->stats.texts.push_back(text->get<std::string>());
+      }
+      // Like Gemini, text is a turn of the caller's that gets an answer (no
+      // input transcription: there was no speech to transcribe).
+      if (!replying_ && pending_tool_id_.empty()) EndCallerTurn(/*transcribe=*/false);
       return;
     }
     if (Field(input, "activityStart") || Field(input, "video")) return;
@@ -368,12 +373,14 @@ class SessionLogic {
     }
   }
 
-  void EndCallerTurn() {
+  void EndCallerTurn(bool transcribe = true) {
     heard_speech_ = false;
     silence_run_ = {};
     audio_in_turn_ = {};
     ++turns_;
-    Send({{"serverContent", {{"inputTranscription", {{"text", scenario_.input_transcript}, {"finished", true}}}}}});
+    if (transcribe) {
+      Send({{"serverContent", {{"inputTranscription", {{"text", scenario_.input_transcript}, {"finished", true}}}}}});
+    }
     for (const auto& call : scenario_.tool_calls) {
       if (call.on_turn != turns_) continue;
       pending_tool_id_ = fmt::format("call-{}-{}", index_, turns_);
