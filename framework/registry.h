@@ -11,6 +11,8 @@
 //   explicit T(const Options&);
 // and optionally
 //   static constexpr const char* kServer = "twilio";  // needs `server: {type: twilio}`
+//   static Status Prepare(Options&, const ConfigNode& stage);  // completes options when the
+//       pipeline is built: reads the files they name, applies defaults; errors name the field's line
 //
 // Registration runs from a static initializer. Built-in processors are
 // compiled into an OBJECT library that is linked whole into every binary,
@@ -51,7 +53,8 @@ struct ProcessorType {
   // The server type the processor needs in its pipeline file (a transport's
   // "twilio"), from T::kServer; empty for any.
   std::string server;
-  // Parses and validates options from the stage's YAML mapping.
+  // Parses and validates options from the stage's YAML mapping (and, when
+  // the class has Prepare, completes them: files read, defaults applied).
   std::function<Result<std::shared_ptr<const void>>(const ConfigNode&)> parse_options;
   // The output format for a given input, or an error saying what it accepts.
   std::function<Result<StreamFormat>(const void* options, const StreamFormat& input)> negotiate;
@@ -102,6 +105,12 @@ struct RequiredServer<T, std::void_t<decltype(T::kServer)>> {
   static std::string Get() { return T::kServer; }
 };
 
+template <typename T, typename = void>
+struct HasPrepare : std::false_type {};
+template <typename T>
+struct HasPrepare<T, std::void_t<decltype(T::Prepare(std::declval<typename T::Options&>(), std::declval<const ConfigNode&>()))>>
+    : std::true_type {};
+
 template <typename T>
 void FillProcessor(ProcessorType& type) {
   using Options = typename T::Options;
@@ -111,6 +120,9 @@ void FillProcessor(ProcessorType& type) {
   type.parse_options = [](const ConfigNode& node) -> Result<std::shared_ptr<const void>> {
     auto parsed = Schema<Options>::Get().Parse(node, {"type", "name"});
     if (!parsed.ok()) return parsed.status();
+    if constexpr (HasPrepare<T>::value) {
+      if (Status s = T::Prepare(*parsed, node); !s.ok()) return s;
+    }
     return std::shared_ptr<const void>(std::make_shared<const Options>(std::move(parsed).value()));
   };
   type.negotiate = [](const void* options, const StreamFormat& input) {

@@ -339,6 +339,7 @@ class SessionLogic {
       auto& all = shared_->stats.caller_audio[index_];
       all.insert(all.end(), samples_.begin(), samples_.end());
       shared_->stats.caller_rates[index_] = rate;
+      shared_->stats.audio_messages++;
     }
     DetectTurns(rate);
   }

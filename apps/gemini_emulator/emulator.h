@@ -62,6 +62,7 @@ struct Stats {
   int tool_calls = 0;
   int audio_stream_ends = 0;
   std::vector<std::string> texts;  // realtimeInput text, in order
+  int audio_messages = 0;          // realtimeInput audio messages, all sessions
   int text_frames = 0;       // client messages by frame type
   int binary_frames = 0;
 };

@@ -1,11 +1,19 @@
 #include "processors/gemini/gemini_live_options.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 namespace voxpipe {
 namespace {
+
+// A prompt is a few pages; a file much larger was not meant.
+constexpr size_t kMaxInstructionBytes = 256 * 1024;
 
 std::string EnvOr(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
@@ -63,7 +71,8 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   s.Field("voice", &GeminiLiveOptions::voice, "Prebuilt voice name, e.g. Kore, Charon ('' = server default)");
   s.Field("language", &GeminiLiveOptions::language, "speechConfig.languageCode, e.g. en-US");
   s.Field("system_instruction", &GeminiLiveOptions::system_instruction, "System instruction text");
-  s.Field("system_instruction_file", &GeminiLiveOptions::system_instruction_file, "File holding the system instruction");
+  s.Field("system_instruction_file", &GeminiLiveOptions::system_instruction_file,
+          "File holding the system instruction (relative to the pipeline file)");
   s.Field("temperature", &GeminiLiveOptions::temperature, "Sampling temperature").Range(0, 2);
   s.Field("thinking_budget", &GeminiLiveOptions::thinking_budget, "Thinking tokens (0 = off, fastest; 2.5 models)");
   s.Field("tools", &GeminiLiveOptions::tools, "Functions the model may call");
@@ -82,6 +91,18 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   s.Field("reconnect_attempts", &GeminiLiveOptions::reconnect_attempts, "Reconnects after 1006/1011 before giving up")
       .Range(0, 100);
   s.Field("reconnect_backoff", &GeminiLiveOptions::reconnect_backoff, "First reconnect delay (doubles each attempt)");
+  s.Field("handover_budget", &GeminiLiveOptions::handover_budget,
+          "goAway handovers allowed per handover_window; one more fails the session (the call's fallback)")
+      .Range(1, 1000);
+  s.Field("handover_window", &GeminiLiveOptions::handover_window, "The window handover_budget counts in")
+      .Range(1000, 24 * 3600 * 1000.0);
+  s.Field("handover_backoff", &GeminiLiveOptions::handover_backoff,
+          "A handover within this of the last waits, doubling each time (at most 30 s)")
+      .Range(0, 60000);
+  s.Field("send_interval", &GeminiLiveOptions::send_interval,
+          "Caller audio gathered per realtimeInput message: 20ms sends every Twilio frame at once; 40ms halves the "
+          "messages (and CPU) for up to 20 ms more latency")
+      .Range(10, 1000);
   s.Field("await_reply_on_end", &GeminiLiveOptions::await_reply_on_end,
           "On EndFrame, wait for the model's reply to the caller's last words (file pipelines)");
   s.Field("end_timeout", &GeminiLiveOptions::end_timeout, "Longest wait for a reply on EndFrame");
@@ -99,15 +120,24 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   });
 }
 
-Result<GeminiLiveOptions> ResolveGeminiLiveOptions(GeminiLiveOptions options) {
+Result<GeminiLiveOptions> ResolveGeminiLiveOptions(GeminiLiveOptions options, const std::string& base_dir) {
   if (options.api_key.empty()) options.api_key = EnvOr("GEMINI_API_KEY", "");
   if (options.url.empty()) options.url = EnvOr("GEMINI_LIVE_URL", kGeminiLiveDefaultUrl);
   if (options.model.empty()) options.model = EnvOr("GEMINI_MODEL", kGeminiDefaultModel);
   if (!options.system_instruction_file.empty()) {
-    std::ifstream in(options.system_instruction_file);
-    if (!in) return Status::Error("cannot read system_instruction_file '" + options.system_instruction_file + "'");
+    std::filesystem::path path(options.system_instruction_file);
+    if (path.is_relative()) path = std::filesystem::path(base_dir) / path;
+    std::ifstream in(path);
+    if (!in) {
+      return Status::Error(fmt::format("system_instruction_file: cannot read '{}' ({})", path.string(),
+                                       std::strerror(errno)));
+    }
     std::stringstream text;
     text << in.rdbuf();
+    if (text.str().size() > kMaxInstructionBytes) {
+      return Status::Error(fmt::format("system_instruction_file: '{}' is larger than {} KiB", path.string(),
+                                       kMaxInstructionBytes / 1024));
+    }
     options.system_instruction = text.str();
   }
   return options;

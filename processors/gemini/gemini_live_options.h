@@ -77,14 +77,19 @@ struct GeminiLiveOptions {
   std::chrono::milliseconds max_buffered_audio{std::chrono::seconds(5)};
   int reconnect_attempts = 3;
   std::chrono::milliseconds reconnect_backoff{250};
+  int handover_budget = 5;
+  std::chrono::milliseconds handover_window{std::chrono::minutes(10)};
+  std::chrono::milliseconds handover_backoff{std::chrono::seconds(1)};
+  std::chrono::milliseconds send_interval{20};
   bool await_reply_on_end = false;
   std::chrono::milliseconds end_timeout{std::chrono::seconds(15)};
   std::string ca_file;  // extra CA bundle to trust (private endpoints, tests)
   static void Declare(Schema<GeminiLiveOptions>& s);
 };
 
-// Options with environment defaults applied and the instruction file read.
-Result<GeminiLiveOptions> ResolveGeminiLiveOptions(GeminiLiveOptions options);
+// Options with environment defaults applied and the instruction file read
+// (a relative path from `base_dir`, the pipeline file's folder).
+Result<GeminiLiveOptions> ResolveGeminiLiveOptions(GeminiLiveOptions options, const std::string& base_dir);
 
 // "models/ID" from "ID" or "models/ID".
 std::string GeminiModelName(const std::string& model);

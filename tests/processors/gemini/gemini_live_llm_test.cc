@@ -516,3 +516,73 @@ TEST(GeminiLiveLLMTest, RefusesBadToolDeclarationsWhenBuilt) {
 
 }  // namespace
 }  // namespace voxpipe
+
+namespace voxpipe {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::GeminiStage;
+using testing::StartEmulator;
+
+TEST(GeminiLiveLLMTest, GoAwayAfterEverySetupIsBudgetedAndBackedOff) {
+  // A server that asks for a new connection right after every setup.
+  auto emulator = StartEmulator("go_away: {after: 10ms, time_left: 5s, connections: 0}\n");
+  ASSERT_TRUE(emulator);
+  ProcessorHarness h(GeminiStage(emulator->url(), "handover_budget: 3\nhandover_backoff: 100ms\nhandover_window: 1m"),
+                     StreamFormat::Pcm16(16000));
+  h.Start();
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h.RunUntil([&] { return h.finished(); }, 10s));
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_FALSE(h.result().ok());
+  EXPECT_NE(h.result().message().find("asked for 4 new connections"), std::string::npos) << h.result().message();
+  auto errors = h.Upstream<ErrorFrame>();
+  ASSERT_FALSE(errors.empty());
+  EXPECT_TRUE(errors.back().fatal) << "the call takes its fallback path";
+  EXPECT_EQ(emulator->stats().connections, 4) << "the first connection and three handovers, then no more";
+  // Each goAway came right after its session was ready, so the handovers
+  // waited 100, 200 and 400 ms.
+  EXPECT_GE(took, 700ms);
+}
+
+TEST(GeminiLiveLLMTest, SendIntervalGathersCallerAudioIntoFewerMessages) {
+  for (auto [interval, expected] : {std::pair{20, 20}, std::pair{40, 10}, std::pair{100, 4}}) {
+    auto emulator = StartEmulator("turn: {threshold_dbfs: -1}\n");
+    ASSERT_TRUE(emulator);
+    ProcessorHarness h(GeminiStage(emulator->url(), fmt::format("send_interval: {}ms", interval)),
+                       StreamFormat::Pcm16(16000));
+    h.Start();
+    ASSERT_TRUE(h.RunUntil([&] { return emulator->stats().setups.size() == 1; }));
+    auto frames = testing::Speech(400);  // 20 frames of 20 ms
+    for (const auto& f : frames) h.Push(f);
+    auto all = testing::Concat(frames);
+    ASSERT_TRUE(h.RunUntil([&] {
+      auto s = emulator->stats();
+      return s.caller_audio.size() == 1 && s.caller_audio[0].size() >= all.size();
+    }));
+    auto received = emulator->stats();
+    ASSERT_EQ(received.caller_audio.size(), 1u);
+    EXPECT_EQ(received.caller_audio[0], all) << interval << " ms: every sample arrives, in order";
+    EXPECT_EQ(received.audio_messages, expected) << interval << " ms";
+  }
+}
+
+TEST(GeminiLiveLLMTest, AMissingInstructionFileFailsTheBuildWithItsLine) {
+  ProcessorHarness h(GeminiStage("ws://127.0.0.1:1/ws", "system_instruction_file: no-such-prompt.md"),
+                     StreamFormat::Pcm16(16000));
+  ASSERT_FALSE(h.status().ok());
+  EXPECT_NE(h.status().message().find(":6: system_instruction_file: cannot read"), std::string::npos)
+      << h.status().message();
+  EXPECT_NE(h.status().message().find("no-such-prompt.md"), std::string::npos) << h.status().message();
+}
+
+TEST(GeminiLiveLLMTest, ABadUrlFailsTheBuild) {
+  for (const char* url : {"http://example.com/ws", "not a url"}) {
+    ProcessorHarness h(GeminiStage(url), StreamFormat::Pcm16(16000));
+    ASSERT_FALSE(h.status().ok()) << url;
+    EXPECT_NE(h.status().message().find(":2: url"), std::string::npos) << h.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace voxpipe
