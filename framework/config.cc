@@ -1,28 +1,112 @@
 #include "framework/config.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
 
 namespace voxpipe {
 
+namespace {
+
+thread_local LenientVariables* lenient = nullptr;
+
+// YAML indents with spaces; a tab there gives yaml-cpp's "illegal block entry".
+Status CheckIndentation(std::string_view text, const std::string& file) {
+  int line = 1;
+  bool at_start = true;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      at_start = true;
+    } else if (at_start && c == '\t') {
+      return Status::Error(fmt::format("{}:{}: a tab in the indentation (YAML indents with spaces only)", file, line));
+    } else if (c != ' ') {
+      at_start = false;
+    }
+  }
+  return OkStatus();
+}
+
+// Walks the document as a tree — an alias counts each time it is used —
+// within the node and depth budgets, and refuses duplicate keys.
+class DocumentCheck {
+ public:
+  explicit DocumentCheck(const std::string& file) : file_(file) {}
+
+  Status Walk(const YAML::Node& node, int depth) {
+    if (++nodes_ > kMaxConfigNodes) {
+      return Error(node, fmt::format("the document expands to more than {} nodes (aliases of aliases?)", kMaxConfigNodes));
+    }
+    if (depth > kMaxConfigDepth) return Error(node, fmt::format("nested more than {} levels deep", kMaxConfigDepth));
+    if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (Status s = Walk(item, depth + 1); !s.ok()) return s;
+      }
+    } else if (node.IsMap()) {
+      std::map<std::string, int> lines;
+      for (const auto& kv : node) {
+        if (kv.first.IsScalar()) {
+          int line = kv.first.Mark().line + 1;
+          auto [it, inserted] = lines.emplace(kv.first.Scalar(), line);
+          if (!inserted) {
+            return Error(kv.first, fmt::format("key '{}' is given twice in one mapping (first on line {})",
+                                               kv.first.Scalar(), it->second));
+          }
+        }
+        if (Status s = Walk(kv.first, depth + 1); !s.ok()) return s;
+        if (Status s = Walk(kv.second, depth + 1); !s.ok()) return s;
+      }
+    }
+    return OkStatus();
+  }
+
+ private:
+  Status Error(const YAML::Node& node, const std::string& message) const {
+    auto mark = node.Mark();
+    return mark.is_null() ? Status::Error(fmt::format("{}: {}", file_, message))
+                          : Status::Error(fmt::format("{}:{}: {}", file_, mark.line + 1, message));
+  }
+
+  const std::string& file_;
+  size_t nodes_ = 0;
+};
+
+}  // namespace
+
 Result<ConfigNode> ConfigNode::Parse(std::string_view text, std::string file) {
+  if (text.size() > kMaxConfigBytes) {
+    return Status::Error(fmt::format("{}: larger than {} KiB; not a pipeline file", file, kMaxConfigBytes / 1024));
+  }
+  if (Status s = CheckIndentation(text, file); !s.ok()) return s;
+  YAML::Node root;
   try {
-    return ConfigNode(YAML::Load(std::string(text)), std::make_shared<const std::string>(file));
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return Status::Error(fmt::format("{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.msg));
   }
+  if (Status s = DocumentCheck(file).Walk(root, 0); !s.ok()) return s;
+  return ConfigNode(std::move(root), std::make_shared<const std::string>(file));
 }
 
 Result<ConfigNode> ConfigNode::LoadFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Status::Error(fmt::format("{}: is a directory, not a file", path));
   std::ifstream in(path);
-  if (!in) return Status::Error(fmt::format("{}: cannot open file", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), path);
+  if (!in) return Status::Error(fmt::format("{}: cannot open file ({})", path, std::strerror(errno)));
+  std::string text;
+  char buffer[64 * 1024];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) break;  // Parse says why
+  }
+  return Parse(text, path);
 }
 
 int ConfigNode::line() const {
@@ -57,9 +141,53 @@ std::vector<ConfigNode> ConfigNode::Items() const {
 }
 
 Result<std::string> ConfigNode::Scalar() const {
-  auto expanded = ExpandVariables(node_.Scalar());
+  if (!lenient) {
+    auto expanded = ExpandVariables(node_.Scalar());
+    if (!expanded.ok()) return Error(expanded.message());
+    return expanded;
+  }
+  // Each unset variable (without a default) becomes "${NAME:-}" for the
+  // expansion and a note of where it was.
+  std::string text = node_.Scalar();
+  std::string lenient_text;
+  for (size_t i = 0; i < text.size();) {
+    size_t open = text.find("${", i);
+    if (open == std::string::npos || (open > 0 && text[open - 1] == '$')) {
+      lenient_text += text.substr(i, open == std::string::npos ? std::string::npos : open + 2 - i);
+      if (open == std::string::npos) break;
+      i = open + 2;
+      continue;
+    }
+    size_t close = text.find('}', open);
+    if (close == std::string::npos) {
+      lenient_text += text.substr(i);
+      break;
+    }
+    std::string inner = text.substr(open + 2, close - open - 2);
+    lenient_text += text.substr(i, open - i);
+    if (inner.find(":-") == std::string::npos) {
+      const char* value = std::getenv(inner.c_str());
+      if (!value || !*value) lenient->Add(inner, where());
+      lenient_text += "${" + inner + ":-}";
+    } else {
+      lenient_text += "${" + inner + "}";
+    }
+    i = close + 1;
+  }
+  auto expanded = ExpandVariables(lenient_text);
   if (!expanded.ok()) return Error(expanded.message());
   return expanded;
+}
+
+LenientVariables::LenientVariables() : previous_(lenient) { lenient = this; }
+
+LenientVariables::~LenientVariables() { lenient = previous_; }
+
+void LenientVariables::Add(std::string name, std::string where) {
+  for (const auto& u : unset_) {
+    if (u.name == name) return;
+  }
+  unset_.push_back({std::move(name), std::move(where)});
 }
 
 Result<std::string> ExpandVariables(std::string_view text) {

@@ -1,5 +1,11 @@
 // ConfigNode: a YAML node together with the file it came from, so every
 // configuration error can name the file, the line and the field.
+//
+// Parsing refuses what YAML would take silently or at great cost: a key
+// given twice in one mapping (both lines named), a tab in the indentation,
+// files over kMaxConfigBytes, and documents whose aliases expand to more
+// than kMaxConfigNodes nodes or kMaxConfigDepth levels (a few hundred bytes
+// of nested aliases can otherwise stand for billions of nodes).
 #pragma once
 
 #include <memory>
@@ -12,6 +18,10 @@
 #include "framework/status.h"
 
 namespace voxpipe {
+
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+inline constexpr size_t kMaxConfigNodes = 100'000;
+inline constexpr int kMaxConfigDepth = 64;
 
 class ConfigNode {
  public:
@@ -54,6 +64,29 @@ class ConfigNode {
 // Expands ${VAR} and ${VAR:-default} from the environment. An unset variable
 // without a default is an error that names it; `$$` is a literal dollar.
 Result<std::string> ExpandVariables(std::string_view text);
+
+// While one of these lives on a thread, unset variables there expand to ""
+// and are collected instead of being errors: `voxpipe check` and `graph`
+// validate a file without its secrets and warn about what is unset.
+class LenientVariables {
+ public:
+  struct Unset {
+    std::string name;
+    std::string where;  // "file:line"
+  };
+  LenientVariables();
+  ~LenientVariables();
+  LenientVariables(const LenientVariables&) = delete;
+  LenientVariables& operator=(const LenientVariables&) = delete;
+  // Each variable once, in the order first met.
+  const std::vector<Unset>& unset() const { return unset_; }
+
+ private:
+  friend class ConfigNode;
+  void Add(std::string name, std::string where);
+  LenientVariables* previous_;
+  std::vector<Unset> unset_;
+};
 
 // Reads KEY=VALUE lines (comments, blank lines, `export ` and quotes allowed)
 // into the environment without overriding variables already set.

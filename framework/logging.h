@@ -14,8 +14,11 @@
 
 namespace voxpipe {
 
-// Sets the level from "trace", "debug", "info", "warn", "error" or "off".
-Status InitLogging(std::string_view level);
+// Sets the level from "trace", "debug", "info", "warn", "error" or "off",
+// and the format: "text" (a line with the time and its zone, the level and
+// the message) or "json" (one object a line: time, level, call when the
+// line is about one, msg).
+Status InitLogging(std::string_view level, std::string_view format = "text");
 
 // "abcd…(40 chars)" style masking for tokens and keys shown to humans.
 std::string Redact(std::string_view secret);

@@ -16,8 +16,16 @@ namespace voxpipe {
 
 namespace {
 
-Result<std::vector<Stage>> BuildStages(const ConfigNode& list, StreamFormat input, std::string_view upstream_name,
-                                       int upstream_line);
+// Building goes on past a bad stage, so that one run of `voxpipe check`
+// reports every independent problem; after one, the formats downstream are
+// not known, and only errors that do not depend on them are reported.
+struct BuildState {
+  StatusList problems;
+  bool formats_known = true;
+};
+
+std::vector<Stage> BuildStages(const ConfigNode& list, StreamFormat input, std::string_view upstream_name,
+                               int upstream_line, BuildState& state);
 
 // The name and line of the stage whose output a stage receives, for errors.
 struct Producer {
@@ -26,17 +34,23 @@ struct Producer {
   std::string Describe() const { return line > 0 ? fmt::format("{} (line {})", name, line) : name; }
 };
 
-Result<Stage> BuildProcessorStage(const ConfigNode& node, const StreamFormat& input, const Producer& producer) {
+std::optional<Stage> BuildProcessorStage(const ConfigNode& node, const StreamFormat& input, const Producer& producer,
+                                         BuildState& state) {
+  auto fail = [&](const Status& s) -> std::optional<Stage> {
+    state.problems.Add(s);
+    state.formats_known = false;
+    return std::nullopt;
+  };
   auto type_node = node["type"];
   if (type_node.IsNull()) {
-    return node.Error("stage has no 'type' (write `- type: ProcessorName`, or `- parallel:` for branches)");
+    return fail(node.Error("stage has no 'type' (write `- type: ProcessorName`, or `- parallel:` for branches)"));
   }
   auto type_name = type_node.Scalar();
-  if (!type_name.ok()) return type_name.status();
+  if (!type_name.ok()) return fail(type_name.status());
   const ProcessorType* type = Registry::Instance().FindProcessor(*type_name);
   if (!type) {
-    return type_node.Error(fmt::format("unknown processor type '{}'{}; `voxpipe processors` lists them", *type_name,
-                                       DidYouMean(*type_name, Registry::Instance().ProcessorNames())));
+    return fail(type_node.Error(fmt::format("unknown processor type '{}'{}; `voxpipe processors` lists them",
+                                            *type_name, DidYouMean(*type_name, Registry::Instance().ProcessorNames()))));
   }
   Stage stage;
   stage.type = type;
@@ -44,65 +58,75 @@ Result<Stage> BuildProcessorStage(const ConfigNode& node, const StreamFormat& in
   stage.input = input;
   if (auto name_node = node["name"]; !name_node.IsNull()) {
     auto name = name_node.Scalar();
-    if (!name.ok()) return name.status();
+    if (!name.ok()) return fail(name.status());
     stage.name = *name;
   }
   auto options = type->parse_options(node);
-  if (!options.ok()) return Status::Error(fmt::format("{} [{}]", options.message(), type->name));
+  if (!options.ok()) return fail(Status::Error(fmt::format("{} [{}]", options.message(), type->name)));
   stage.options = std::move(options).value();
   auto output = type->negotiate(stage.options.get(), input);
   if (!output.ok()) {
+    if (!state.formats_known) return std::nullopt;
     std::string from = producer.name.empty() ? "the pipeline's input" : producer.Describe();
-    return node.Error(fmt::format("{} cannot take {} from {}: {}", type->name, input.ToString(), from,
-                                  output.message()));
+    return fail(node.Error(
+        fmt::format("{} cannot take {} from {}: {}", type->name, input.ToString(), from, output.message())));
   }
   stage.output = *output;
   return stage;
 }
 
-Result<Stage> BuildParallelStage(const ConfigNode& node, const StreamFormat& input, const Producer& producer) {
+std::optional<Stage> BuildParallelStage(const ConfigNode& node, const StreamFormat& input, const Producer& producer,
+                                        BuildState& state) {
   ConfigNode branches = node["parallel"];
   if (!branches.IsSequence() || branches.Items().empty()) {
-    return node.Error("'parallel' takes a list of branches, each a list of stages");
+    state.problems.Add(node.Error("'parallel' takes a list of branches, each a list of stages"));
+    state.formats_known = false;
+    return std::nullopt;
   }
-  if (node.yaml().size() != 1) return node.Error("a parallel stage has only the key 'parallel'");
+  if (node.yaml().size() != 1) state.problems.Add(node.Error("a parallel stage has only the key 'parallel'"));
   Stage stage;
   stage.node = node;
   stage.input = input;
   std::optional<StreamFormat> audio_out;
   for (const auto& branch : branches.Items()) {
     if (!branch.IsSequence() && !branch.IsNull()) {
-      return branch.Error("each branch of 'parallel' is a list of stages (`- [ ... ]` or a nested `- - type: ...`)");
+      state.problems.Add(
+          branch.Error("each branch of 'parallel' is a list of stages (`- [ ... ]` or a nested `- - type: ...`)"));
+      continue;
     }
-    auto built = BuildStages(branch, input, producer.name, producer.line);
-    if (!built.ok()) return built.status();
-    StreamFormat out = built->empty() ? input : built->back().output;
-    if (out.is_audio()) {
+    size_t before = state.problems.size();
+    auto built = BuildStages(branch, input, producer.name, producer.line, state);
+    StreamFormat out = built.empty() ? input : built.back().output;
+    if (out.is_audio() && state.problems.size() == before) {
       if (audio_out && *audio_out != out) {
-        return branch.Error(fmt::format("branches of 'parallel' produce different audio ({} and {}); "
-                                        "end the extra branch with a sink or convert it",
-                                        audio_out->ToString(), out.ToString()));
+        state.problems.Add(branch.Error(fmt::format("branches of 'parallel' produce different audio ({} and {}); "
+                                                    "end the extra branch with a sink or convert it",
+                                                    audio_out->ToString(), out.ToString())));
       }
       audio_out = out;
     }
-    stage.branches.push_back(std::move(built).value());
+    stage.branches.push_back(std::move(built));
   }
   stage.output = audio_out.value_or(StreamFormat::None());
   return stage;
 }
 
-Result<std::vector<Stage>> BuildStages(const ConfigNode& list, StreamFormat input, std::string_view upstream_name,
-                                       int upstream_line) {
+std::vector<Stage> BuildStages(const ConfigNode& list, StreamFormat input, std::string_view upstream_name,
+                               int upstream_line, BuildState& state) {
   std::vector<Stage> stages;
   Producer producer{std::string(upstream_name), upstream_line};
   for (const auto& node : list.Items()) {
-    if (!node.IsMap()) return node.Error("a stage is a mapping such as `- type: MulawDecoder`");
-    auto stage = node["parallel"].IsNull() ? BuildProcessorStage(node, input, producer)
-                                           : BuildParallelStage(node, input, producer);
-    if (!stage.ok()) return stage.status();
+    if (!node.IsMap()) {
+      state.problems.Add(node.Error("a stage is a mapping such as `- type: MulawDecoder`"));
+      state.formats_known = false;
+      continue;
+    }
+    auto stage = node["parallel"].IsNull() ? BuildProcessorStage(node, input, producer, state)
+                                           : BuildParallelStage(node, input, producer, state);
+    if (!stage) continue;
     input = stage->output;
     producer = {stage->is_parallel() ? "parallel" : stage->type->name, node.line()};
-    stages.push_back(std::move(stage).value());
+    stages.push_back(std::move(*stage));
   }
   return stages;
 }
@@ -147,11 +171,12 @@ Result<std::shared_ptr<const PipelineTemplate>> PipelineTemplate::Build(const Co
   if (!stages.IsSequence() || stages.Items().empty()) {
     return stages.Error("'pipeline' must be a non-empty list of stages");
   }
-  auto built = BuildStages(stages, input, "", 0);
-  if (!built.ok()) return built.status();
+  BuildState state;
+  auto built = BuildStages(stages, input, "", 0, state);
+  if (!state.problems.empty()) return state.problems.ToStatus();
   auto pipeline = std::shared_ptr<PipelineTemplate>(new PipelineTemplate());
   pipeline->name_ = std::move(name);
-  pipeline->stages_ = std::move(built).value();
+  pipeline->stages_ = std::move(built);
   if (auto s = AssignNames(pipeline->stages_); !s.ok()) return s;
   return std::shared_ptr<const PipelineTemplate>(std::move(pipeline));
 }
@@ -173,28 +198,33 @@ std::string DotEscape(std::string_view text) {
   return out;
 }
 
-// Emits the nodes and edges of `stages`, fed by `from`; returns the ids of the
-// nodes whose output leaves the list.
+// Emits the nodes and edges of `stages`, fed by `from`; returns the ids of
+// the nodes whose output leaves the list (none after a sink).
 std::vector<std::string> DotStages(const std::vector<Stage>& stages, std::vector<std::string> from,
                                    std::ostringstream& dot, int& junction_count) {
   for (const auto& stage : stages) {
     std::string edge_label = DotEscape(stage.input.ToString());
     if (stage.is_parallel()) {
-      std::vector<std::string> outs;
-      std::string fork = fmt::format("parallel_{}", ++junction_count);
+      int n = ++junction_count;
+      std::string fork = fmt::format("fork_{}", n);
+      std::string join = fmt::format("join_{}", n);
       dot << fmt::format("  \"{}\" [label=\"parallel\", shape=diamond];\n", fork);
+      dot << fmt::format("  \"{}\" [label=\"join\", shape=diamond];\n", join);
       for (const auto& f : from) dot << fmt::format("  \"{}\" -> \"{}\" [label=\"{}\"];\n", f, fork, edge_label);
       for (const auto& branch : stage.branches) {
         auto ends = DotStages(branch, {fork}, dot, junction_count);
-        outs.insert(outs.end(), ends.begin(), ends.end());
+        std::string label = DotEscape((branch.empty() ? stage.input : branch.back().output).ToString());
+        for (const auto& end : ends) dot << fmt::format("  \"{}\" -> \"{}\" [label=\"{}\"];\n", end, join, label);
       }
-      from = outs;
+      from = {join};
       continue;
     }
     std::string id = DotEscape(stage.name);
-    dot << fmt::format("  \"{}\" [label=\"{}\\n{}\"];\n", id, id, DotEscape(stage.type->name));
+    dot << fmt::format("  \"{}\" [label=\"{}\\n{}\"{}];\n", id, id, DotEscape(stage.type->name),
+                       stage.output.is_audio() ? "" : ", shape=box3d");
     for (const auto& f : from) dot << fmt::format("  \"{}\" -> \"{}\" [label=\"{}\"];\n", f, id, edge_label);
     from = {id};
+    if (!stage.output.is_audio() && stage.input.is_audio()) from.clear();  // a sink: nothing leaves it
   }
   return from;
 }

@@ -1,5 +1,6 @@
 #include "framework/pipeline_file.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -52,46 +53,56 @@ Status LoadService(const ConfigNode& node, PipelineFile& file) {
 
 Result<PipelineFile> Load(const ConfigNode& root, std::string base_dir, const std::vector<std::string>& extra_plugins) {
   if (!root.IsMap()) return root.Error("a pipeline file is a mapping with at least a 'pipeline' list");
+  StatusList problems;
   for (const auto& kv : root.yaml()) {
     std::string key = kv.first.Scalar();
     if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-      return root.Child(kv.first).Error(fmt::format("unknown key '{}'{} (expected one of: {})", key,
-                                                    DidYouMean(key, kTopLevelKeys), fmt::join(kTopLevelKeys, ", ")));
+      problems.Add(root.Child(kv.first).Error(fmt::format("unknown key '{}'{} (expected one of: {})", key,
+                                                          DidYouMean(key, kTopLevelKeys), fmt::join(kTopLevelKeys, ", "))));
     }
   }
   PipelineFile file;
   file.path = root.file();
   auto name = OptionalString(root["name"]);
-  if (!name.ok()) return name.status();
-  file.name = name->empty() ? std::filesystem::path(root.file()).stem().string() : *name;
+  problems.Add(name.status());
+  file.name = !name.ok() || name->empty() ? std::filesystem::path(root.file()).stem().string() : *name;
   auto description = OptionalString(root["description"]);
-  if (!description.ok()) return description.status();
-  file.description = *description;
+  problems.Add(description.status());
+  if (description.ok()) file.description = *description;
 
+  // Plugins register the types the rest refers to: a failure there stops here.
   for (const auto& plugin : extra_plugins) {
     if (Status s = LoadPlugin(plugin); !s.ok()) return s;
     file.plugins.push_back(plugin);
   }
   if (Status s = LoadPlugins(root["plugins"], base_dir, file); !s.ok()) return s;
-  if (Status s = LoadService(root["server"], file); !s.ok()) return s;
+  problems.Add(LoadService(root["server"], file));
 
   ConfigNode stages = root["pipeline"];
-  if (stages.IsNull()) return root.Error("missing 'pipeline': the list of stages");
+  if (stages.IsNull()) {
+    problems.Add(root.Error("missing 'pipeline': the list of stages"));
+    return problems.ToStatus();
+  }
   auto pipeline = PipelineTemplate::Build(stages, file.name);
-  if (!pipeline.ok()) return pipeline.status();
+  if (!pipeline.ok()) {
+    problems.Add(pipeline.status());
+    return problems.ToStatus();
+  }
   file.pipeline = std::move(pipeline).value();
   for (const Stage* stage : file.pipeline->Flatten()) {
     const std::string& needed = stage->type->server;
     if (needed.empty() || (file.service && file.service->name == needed)) continue;
-    return stage->node.Error(fmt::format("{} needs `server: {{type: {}}}` in the pipeline file{}", stage->type->name,
-                                         needed, file.service ? fmt::format(" (this file has '{}')", file.service->name)
-                                                              : ""));
+    problems.Add(stage->node.Error(fmt::format("{} needs `server: {{type: {}}}` in the pipeline file{}",
+                                               stage->type->name, needed,
+                                               file.service ? fmt::format(" (this file has '{}')", file.service->name)
+                                                            : "")));
   }
-  if (file.service) {
+  if (file.service && file.service_options) {
     if (Status s = file.service->validate(file.service_options.get(), *file.pipeline); !s.ok()) {
-      return root["server"].Error(s.message());
+      problems.Add(root["server"].Error(s.message()));
     }
   }
+  if (!problems.empty()) return problems.ToStatus();
   return file;
 }
 

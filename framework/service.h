@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "framework/pipeline.h"
 #include "framework/registry.h"
 #include "framework/runtime.h"
@@ -42,6 +44,13 @@ class Service {
   // The grace the runner gives on SIGTERM unless told otherwise
   // (`voxpipe run --drain-timeout`).
   virtual std::chrono::milliseconds drain_timeout() const { return std::chrono::seconds(30); }
+  // New calls use `pipeline` from now on; calls in progress finish on the
+  // one they started with (SIGHUP). Thread-safe.
+  virtual void Reload(std::shared_ptr<const PipelineTemplate> pipeline) = 0;
+  // Whether it takes calls now (not draining, not full): /health/ready.
+  virtual bool ready() const { return true; }
+  // What GET / and the admin view show of it.
+  virtual nlohmann::json Describe() const { return nlohmann::json::object(); }
 };
 
 struct ServiceDoc {

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace voxpipe {
 
@@ -31,6 +32,34 @@ class Status {
 };
 
 inline Status OkStatus() { return {}; }
+
+// Independent problems found in one pass (a pipeline file's stages), reported
+// together: one per line, at most kLimit of them.
+class StatusList {
+ public:
+  static constexpr size_t kLimit = 10;
+  void Add(const Status& status) {
+    if (status.ok()) return;
+    if (messages_.size() < kLimit) {
+      messages_.push_back(status.message());
+    } else {
+      ++more_;
+    }
+  }
+  bool empty() const { return messages_.empty(); }
+  size_t size() const { return messages_.size() + more_; }
+  Status ToStatus() const {
+    if (messages_.empty()) return Status();
+    std::string joined;
+    for (const auto& m : messages_) joined += (joined.empty() ? "" : "\n") + m;
+    if (more_ > 0) joined += "\n... and " + std::to_string(more_) + " more";
+    return Status::Error(std::move(joined));
+  }
+
+ private:
+  std::vector<std::string> messages_;
+  size_t more_ = 0;
+};
 
 template <typename T>
 class Result {

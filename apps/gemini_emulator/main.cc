@@ -9,19 +9,28 @@
 #include <fmt/format.h>
 
 #include "apps/gemini_emulator/emulator.h"
+#include "framework/version.h"
 
 int main(int argc, char** argv) {
   using namespace voxpipe::emulator;
-  CLI::App app{"A local stand-in for Google's Gemini Live API (BidiGenerateContent over WebSocket)"};
+  CLI::App app{"A local stand-in for Google's Gemini Live API (BidiGenerateContent over WebSocket)", "gemini-emulator"};
+  app.set_version_flag("--version", std::string("gemini-emulator (voxpipe ") + VOXPIPE_VERSION + ")");
   ServerOptions options;
   options.port = 9100;
   std::string scenario_path;
-  app.add_option("--port", options.port, "TCP port (0: any free port)");
+  app.add_option("--port", options.port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
   app.add_option("--address", options.address, "Address to bind");
-  app.add_option("--scenario", scenario_path, "Scenario YAML (default: a tone after each caller turn)");
+  app.add_option("--scenario", scenario_path, "Scenario YAML (default: a tone after each caller turn)")
+      ->check(CLI::ExistingFile);
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate chain: serve wss://");
   app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "error: {}\nRun 'gemini-emulator --help' for more.\n", e.what());
+    return 2;
+  }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     fmt::print(stderr, "error: --tls-cert and --tls-key go together\n");
     return 2;

@@ -44,6 +44,7 @@ struct CallFlags {
   double timeout_s = 0;
   int server_pid = 0;
   double expect_echo = 0;
+  std::string admin_url;
 };
 
 // A spoken-like test signal when no WAV is given: two seconds of a gliding
@@ -97,14 +98,21 @@ Histograms ParseLatencyHistograms(const std::string& text) {
   return out;
 }
 
-std::optional<Histograms> FetchLatencyHistograms(const std::string& server_url) {
-  auto url = ParseUrl(server_url);
-  if (!url.ok()) return std::nullopt;
+// The server's admin listener: --admin, else for a server on this machine
+// the default admin address (ADMIN_PORT, default 8099); "" when unknown.
+std::string AdminUrl(const CallFlags& flags) {
+  if (!flags.admin_url.empty()) return flags.admin_url;
+  auto url = ParseUrl(flags.url);
+  if (!url.ok() || (url->host != "127.0.0.1" && url->host != "localhost")) return "";
+  const char* port = std::getenv("ADMIN_PORT");
+  return fmt::format("http://127.0.0.1:{}", port && *port ? port : "8099");
+}
+
+std::optional<Histograms> FetchLatencyHistograms(const std::string& admin_url) {
+  if (admin_url.empty()) return std::nullopt;
   boost::asio::io_context io;
   std::optional<Histograms> out;
-  HttpFetch(io.get_executor(),
-            {.url = fmt::format("{}://{}:{}/metrics", url->scheme, url->host, url->port),
-             .timeout = std::chrono::seconds(5)},
+  HttpFetch(io.get_executor(), {.url = admin_url + "/metrics", .timeout = std::chrono::seconds(2)},
             [&](Result<voxpipe::HttpResponse> r) {
               if (r.ok() && r->status == 200) out = ParseLatencyHistograms(r->body);
             });
@@ -224,7 +232,8 @@ int RunCalls(const CallFlags& flags) {
   };
   if (before) sample();
 
-  auto server_latency_before = FetchLatencyHistograms(flags.url);
+  const std::string admin_url = AdminUrl(flags);
+  auto server_latency_before = FetchLatencyHistograms(admin_url);
   std::vector<SimulatedCallResult> results;
   auto started = Clock::now();
   std::vector<std::unique_ptr<boost::asio::steady_timer>> starters;
@@ -321,8 +330,8 @@ int RunCalls(const CallFlags& flags) {
                peak_rss / 1024, (peak_rss - before->rss_kib) / calls);
   }
   if (server_latency_before) {
-    if (auto after = FetchLatencyHistograms(flags.url)) {
-      fmt::print("server latency during the run (its /metrics):\n");
+    if (auto after = FetchLatencyHistograms(admin_url)) {
+      fmt::print("server latency during the run (its admin /metrics):\n");
       PrintServerLatency(*server_latency_before, *after);
     }
   }
@@ -355,14 +364,22 @@ void AddCallCommand(CLI::App& app, CommonFlags&, int* exit_code) {
   cmd->add_option("--to", flags->to, "Called number")->capture_default_str();
   cmd->add_option("--record", flags->record_path, "Write what the caller heard to this WAV (mu-law 8 kHz)");
   cmd->add_flag("--fast", flags->fast, "Send audio as fast as possible instead of in real time");
-  cmd->add_option("--tail", flags->tail_s, "Seconds to keep listening after the audio ends")->capture_default_str();
-  cmd->add_option("--timeout", flags->timeout_s, "Give up on a call after this many seconds (default: audio + 30)");
+  cmd->add_option("--tail", flags->tail_s, "Seconds to keep listening after the audio ends")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--timeout", flags->timeout_s, "Give up on a call after this many seconds (default: audio + 30)")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--calls", flags->calls, "Concurrent calls (load test)")->check(CLI::Range(1, 100000));
-  cmd->add_option("--ramp", flags->ramp_s, "Spread call starts over this many seconds (default 1 with --calls)");
+  cmd->add_option("--ramp", flags->ramp_s, "Spread call starts over this many seconds (default 1 with --calls)")
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--server-pid", flags->server_pid, "Report this local process's CPU and memory (the server)");
   cmd->add_option("--expect-echo", flags->expect_echo,
-                  "Echo lines: report the round trip, and fail unless the caller hears their own audio back (correlation at least this, e.g. 0.9)");
+                  "Echo lines: report the round trip, and fail unless the caller hears their own audio back (correlation at least this, e.g. 0.9)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("-q,--quiet", flags->quiet, "No timeline");
+  cmd->add_option("--admin", flags->admin_url,
+                  "The server's admin listener, for its own latency figures (default for a local server: "
+                  "http://127.0.0.1:$ADMIN_PORT, 8099)");
   cmd->callback([flags, exit_code] { *exit_code = RunCalls(*flags); });
 }
 

@@ -25,35 +25,39 @@ void PrintStages(const std::vector<Stage>& stages, int indent) {
 }  // namespace
 
 void AddCheckCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
-  auto* cmd = app.add_subcommand("check", "Validate a pipeline file without running it");
-  auto path = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("check", "Validate pipeline files without running them (unset variables are warnings)");
+  auto paths = std::make_shared<std::vector<std::string>>();
   auto quiet = std::make_shared<bool>(false);
-  cmd->add_option("pipeline", *path, "Pipeline YAML file")->required();
-  cmd->add_flag("-q,--quiet", *quiet, "Print nothing when the file is valid");
+  cmd->add_option("pipeline", *paths, "Pipeline YAML files")->required();
+  cmd->add_flag("-q,--quiet", *quiet, "Print nothing when the files are valid");
   cmd->callback([=, &common] {
-    auto file = LoadForCommand(*path, common);
-    if (!file.ok()) {
-      *exit_code = 1;
-      return;
+    for (const auto& path : *paths) {
+      auto file = LoadForCommand(path, common, Strictness::kSecretsOptional);
+      if (!file.ok()) {
+        *exit_code = 1;
+        continue;
+      }
+      if (*quiet) continue;
+      fmt::print("{}: ok — pipeline '{}'{}\n", path, file->name,
+                 file->service ? fmt::format(", served by '{}'", file->service->name) : "");
+      PrintStages(file->pipeline->stages(), 2);
     }
-    if (*quiet) return;
-    fmt::print("{}: ok — pipeline '{}'{}\n", *path, file->name,
-               file->service ? fmt::format(", served by '{}'", file->service->name) : "");
-    PrintStages(file->pipeline->stages(), 2);
   });
 }
 
 void AddGraphCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
-  auto* cmd = app.add_subcommand("graph", "Print a pipeline as a Graphviz DOT graph");
-  auto path = std::make_shared<std::string>();
-  cmd->add_option("pipeline", *path, "Pipeline YAML file")->required();
+  auto* cmd = app.add_subcommand("graph", "Print pipelines as Graphviz DOT graphs (pipe into `dot -Tpng`)");
+  auto paths = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("pipeline", *paths, "Pipeline YAML files")->required();
   cmd->callback([=, &common] {
-    auto file = LoadForCommand(*path, common);
-    if (!file.ok()) {
-      *exit_code = 1;
-      return;
+    for (const auto& path : *paths) {
+      auto file = LoadForCommand(path, common, Strictness::kSecretsOptional);
+      if (!file.ok()) {
+        *exit_code = 1;
+        continue;
+      }
+      fmt::print("{}", file->pipeline->ToDot());
     }
-    fmt::print("{}", file->pipeline->ToDot());
   });
 }
 

@@ -14,7 +14,12 @@ namespace voxpipe::cli {
 struct CommonFlags {
   std::vector<std::string> plugins;
   std::string log_level = "info";
+  std::string log_format = "text";
 };
+
+// `check` and `graph` validate a file without its secrets: unset variables
+// are warnings there, and errors for `run`.
+enum class Strictness { kStrict, kSecretsOptional };
 
 void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 void AddCheckCommand(CLI::App& app, CommonFlags& common, int* exit_code);
@@ -24,7 +29,11 @@ void AddCallCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 
 // Loads plugins named with --plugin; prints the error and returns false on failure.
 bool LoadCommandPlugins(const CommonFlags& common);
-// Loads a pipeline file with the --plugin libraries; prints errors.
-Result<PipelineFile> LoadForCommand(const std::string& path, const CommonFlags& common);
+// Loads a pipeline file with the --plugin libraries; prints errors (and
+// warnings for unset variables with kSecretsOptional).
+Result<PipelineFile> LoadForCommand(const std::string& path, const CommonFlags& common,
+                                    Strictness strictness = Strictness::kStrict);
+// "error: " before each line of the status's message.
+void PrintError(const Status& status);
 
 }  // namespace voxpipe::cli

@@ -87,7 +87,7 @@ CallServer::CallServer(const CallServerOptions& options, ServiceEnv env, std::st
     : common_(options), env_(std::move(env)), line_(std::make_shared<TransportLine>()) {
   if (!env_.registry) env_.registry = std::make_shared<CallRegistry>();
   line_->carrier = std::move(carrier);
-  line_->pipeline = env_.pipeline;
+  line_->set_pipeline(env_.pipeline);
   line_->registry = env_.registry;
   line_->start_timeout = common_.start_timeout;
   line_->media_timeout = common_.media_timeout;
@@ -130,24 +130,30 @@ Status CallServer::Start() {
   const std::string& carrier = line_->carrier;
   if (Status s = http_->Start(); !s.ok()) return Status::Error(fmt::format("{} server: {}", carrier, s.message()));
   spdlog::info("{} server listening on {}:{} (pipeline '{}', up to {} calls, {} event loops)", carrier,
-               common_.address, http_->port(), env_.pipeline->name(), common_.max_calls, env_.runtime->size());
+               common_.address, http_->port(), line_->pipeline()->name(), common_.max_calls, env_.runtime->size());
   OnListening();
   return OkStatus();
 }
 
-HttpResponse CallServer::Home() const {
+nlohmann::json CallServer::Describe() const {
   nlohmann::json body = {
       {"name", "voxpipe"},
       {"version", VOXPIPE_VERSION},
-      {"pipeline", env_.pipeline->name()},
+      {"pipeline", line_->pipeline()->name()},
       {"server", line_->carrier},
+      {"port", port()},
       {"uptime_s", std::chrono::duration<double>(Clock::now() - started_).count()},
       {"active_calls", active_.load()},
+      {"max_calls", common_.max_calls},
       {"draining", draining_.load()},
   };
-  Describe(body);
-  return HttpResponse::Json(200, body.dump(2) + "\n");
+  DescribeCarrier(body);
+  return body;
 }
+
+HttpResponse CallServer::Home() const { return HttpResponse::Json(200, Describe().dump(2) + "\n"); }
+
+bool CallServer::ready() const { return !draining_ && active_ < common_.max_calls; }
 
 HttpResponse CallServer::Ready() const {
   if (draining_) return HttpResponse::Json(503, R"({"status":"draining"})");
@@ -155,6 +161,12 @@ HttpResponse CallServer::Ready() const {
     return HttpResponse::Json(503, fmt::format(R"({{"status":"full","active_calls":{}}})", active_.load()));
   }
   return HttpResponse::Json(200, fmt::format(R"({{"status":"ready","active_calls":{}}})", active_.load()));
+}
+
+void CallServer::Reload(std::shared_ptr<const PipelineTemplate> pipeline) {
+  spdlog::info("{} server: new calls get pipeline '{}'; {} active calls finish on the one they have", line_->carrier,
+               pipeline->name(), active_.load());
+  line_->set_pipeline(std::move(pipeline));
 }
 
 std::optional<HttpResponse> CallServer::RefuseIfUnavailable() const {

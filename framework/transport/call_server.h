@@ -94,6 +94,9 @@ class CallServer : public Service {
   Status Start() final;
   void Drain(std::chrono::milliseconds grace, std::function<void()> done) override;
   std::chrono::milliseconds drain_timeout() const override { return common_.drain_timeout; }
+  void Reload(std::shared_ptr<const PipelineTemplate> pipeline) override;
+  bool ready() const override;
+  nlohmann::json Describe() const override;
 
   int port() const { return http_ ? http_->port() : 0; }
   int active_calls() const { return active_; }
@@ -107,8 +110,8 @@ class CallServer : public Service {
   virtual void AddRoutes(server::HttpServer& http) = 0;
   // Log lines about the carrier's setup, once listening.
   virtual void OnListening() {}
-  // Carrier fields for GET /.
-  virtual void Describe(nlohmann::json& home) const {}
+  // Carrier fields for GET / and the admin view.
+  virtual void DescribeCarrier(nlohmann::json& home) const {}
 
   // For the carrier's routes: a 503 while draining or full, else nothing.
   std::optional<server::HttpResponse> RefuseIfUnavailable() const;

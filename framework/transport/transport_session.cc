@@ -118,7 +118,7 @@ bool TransportSession::StartPipeline(StartFrame start, const CallInfo& info) {
   }
   counters_ = std::move(counters);
   registered_ = true;
-  instance_ = PipelineInstance::Create(line_->pipeline, executor(), call_id_);
+  instance_ = PipelineInstance::Create(line_->pipeline(), executor(), call_id_);
   instance_->context().Provide(shared_from_this());
   if (line_->observers) {
     for (auto& o : line_->observers()) instance_->context().AddObserver(std::move(o));

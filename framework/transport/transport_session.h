@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,7 +39,15 @@ class TransportSession;
 // What the sessions of one server share.
 struct TransportLine {
   std::string carrier;  // "twilio", "browser": logs, metric labels, which processors fit
-  std::shared_ptr<const PipelineTemplate> pipeline;
+  // The pipeline a call starting now gets (a reload replaces it).
+  std::shared_ptr<const PipelineTemplate> pipeline() const {
+    std::lock_guard lock(pipeline_mutex);
+    return current_pipeline;
+  }
+  void set_pipeline(std::shared_ptr<const PipelineTemplate> pipeline) {
+    std::lock_guard lock(pipeline_mutex);
+    current_pipeline = std::move(pipeline);
+  }
   std::shared_ptr<CallRegistry> registry;
   std::chrono::milliseconds start_timeout{std::chrono::seconds(5)};  // connection to StartPipeline
   std::chrono::milliseconds media_timeout{};  // 0: never
@@ -49,6 +58,10 @@ struct TransportLine {
   // Once the session is over; `begun` when on_begin had accepted it.
   std::function<void(TransportSession&, const Status&, bool begun)> on_end;
   std::function<std::vector<std::shared_ptr<PipelineObserver>>()> observers;
+
+ private:
+  mutable std::mutex pipeline_mutex;
+  std::shared_ptr<const PipelineTemplate> current_pipeline;
 };
 
 class TransportSession : public std::enable_shared_from_this<TransportSession> {

@@ -49,7 +49,7 @@ void Resampler::Options::Declare(Schema<Options>& s) {
 
 ProcessorDoc Resampler::Doc() {
   return {
-      .summary = "Changes the sample rate of PCM audio (libsoxr, streaming)",
+      .summary = "Changes the sample rate of PCM audio, streaming (a low-delay FIR; libsoxr on request)",
       .description = "Keeps the filter state across frames, flushes the filter's tail at the end of the stream, "
                      "and on an interruption (the bot's audio cut off) drops the held samples unless "
                      "on_interruption is keep. Typical phone use: 8000 -> 16000 for the caller's audio into "

@@ -25,8 +25,16 @@ ProcessorDoc GeminiLiveLLM::Doc() {
           "(CallControlFrame) and http (POST the arguments as JSON, return the response).",
       .input = "PCM s16le, any rate, mono",
       .output = "PCM s16le 24000 Hz mono",
-      .example = "- type: GeminiLiveLLM\n  api_key: ${GEMINI_API_KEY:-}\n  voice: Kore\n  thinking_budget: 0\n"
-                 "  system_instruction: You answer calls for Sutherland General Hospital.",
+      .example = "- type: GeminiLiveLLM\n"
+                 "  api_key: ${GEMINI_API_KEY}\n"
+                 "  model: ${GEMINI_MODEL:-gemini-2.5-flash-native-audio-preview-12-2025}\n"
+                 "  voice: Kore\n"
+                 "  thinking_budget: 0\n"
+                 "  system_instruction: You answer calls for Sutherland General Hospital.\n"
+                 "  tools:\n"
+                 "    - name: end_call\n"
+                 "      description: Hang up once the caller has said goodbye.\n"
+                 "      handler: end_call",
   };
 }
 

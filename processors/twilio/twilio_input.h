@@ -12,14 +12,11 @@
 // Output:  mu-law 8000 Hz mono.
 // Options: none.
 //
+// Place it first in a pipeline file whose `server:` is `{type: twilio}`,
+// with a TwilioOutput last (pipelines/twilio_echo.yaml is the smallest).
+//
 // Example config:
-//   server:
-//     type: twilio
-//   pipeline:
-//     - type: TwilioInput
-//     - type: MulawDecoder
-//     ...
-//     - type: TwilioOutput
+//   - type: TwilioInput
 #pragma once
 
 #include "framework/options.h"

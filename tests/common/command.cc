@@ -6,8 +6,13 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "framework/client/http_client.h"
 
 namespace voxpipe::testing {
 namespace {
@@ -120,6 +125,45 @@ int BackgroundProcess::Stop(int signal, std::chrono::milliseconds timeout) {
   return code;
 }
 
-std::string VoxpipeBinary() { return std::string(VOXPIPE_BINARY_DIR) + "/bin/voxpipe"; }
+std::string VoxpipeBinary() { return Binary("voxpipe"); }
+
+std::string Binary(const std::string& name) { return std::string(VOXPIPE_BINARY_DIR) + "/bin/" + name; }
+
+int ListeningPort(const std::string& output, const std::string& what) {
+  std::smatch match;
+  if (!std::regex_search(output, match, std::regex(what + " listening on [0-9a-f.:\\[\\]]+:([0-9]+)"))) return 0;
+  return std::stoi(match[1]);
+}
+
+namespace {
+
+HttpResult Fetch(voxpipe::HttpRequest request) {
+  boost::asio::io_context io;
+  HttpResult out;
+  request.timeout = std::chrono::seconds(5);
+  voxpipe::HttpFetch(io.get_executor(), std::move(request), [&](voxpipe::Result<voxpipe::HttpResponse> r) {
+    if (!r.ok()) {
+      out.error = r.message();
+      return;
+    }
+    out.status = r->status;
+    out.body = r->body;
+  });
+  io.run();
+  return out;
+}
+
+}  // namespace
+
+HttpResult HttpGet(const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers) {
+  return Fetch({.method = "GET", .url = url, .headers = headers});
+}
+
+HttpResult HttpPost(const std::string& url, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+  auto all = headers;
+  all.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  return Fetch({.method = "POST", .url = url, .headers = all, .body = body});
+}
 
 }  // namespace voxpipe::testing

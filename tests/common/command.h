@@ -51,5 +51,20 @@ class BackgroundProcess {
 
 // The voxpipe runner from this build.
 std::string VoxpipeBinary();
+// Another executable of this build (build/bin/NAME).
+std::string Binary(const std::string& name);
+
+// The port in the first "<what> listening on ADDRESS:PORT" line of `output`, or 0.
+int ListeningPort(const std::string& output, const std::string& what);
+
+struct HttpResult {
+  int status = 0;  // 0 when the request failed
+  std::string body;
+  std::string error;
+};
+// A request to a local server from the test thread (5 s at most).
+HttpResult HttpGet(const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers = {});
+HttpResult HttpPost(const std::string& url, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 }  // namespace voxpipe::testing

@@ -43,6 +43,60 @@ TEST(ConfigNodeTest, SyntaxErrorNamesLine) {
   EXPECT_NE(node.message().find("YAML syntax error"), std::string::npos);
 }
 
+TEST(ConfigNodeTest, ADuplicateKeyNamesBothLines) {
+  auto r = ConfigNode::Parse("pipeline:\n  - type: A\n    rate: 1\n    rate: 2\n", "d.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "d.yaml:4: key 'rate' is given twice in one mapping (first on line 3)");
+}
+
+TEST(ConfigNodeTest, ATabInTheIndentationIsNamed) {
+  auto r = ConfigNode::Parse("pipeline:\n  - type: A\n\t  rate: 1\n", "t.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "t.yaml:3: a tab in the indentation (YAML indents with spaces only)");
+  // A tab inside a value is only text.
+  EXPECT_TRUE(ConfigNode::Parse("greeting: \"a\tb\"\n", "t.yaml").ok());
+}
+
+TEST(ConfigNodeTest, AnAliasBombIsRefusedQuicklyAndWithLittleMemory) {
+  // Nine levels of ten aliases each: a billion nodes from a few hundred bytes.
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int level = 1; level <= 9; ++level) {
+    yaml += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ", *a" : "*a") + std::to_string(level - 1);
+    yaml += "]\n";
+  }
+  auto r = ConfigNode::Parse(yaml, "bomb.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("expands to more than 100000 nodes"), std::string::npos) << r.message();
+}
+
+TEST(ConfigNodeTest, DeepNestingAndHugeFilesAreRefused) {
+  std::string deep = std::string(100, '[') + std::string(100, ']');
+  auto r = ConfigNode::Parse(deep, "deep.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("nested more than 64 levels"), std::string::npos) << r.message();
+  auto huge = ConfigNode::Parse(std::string(kMaxConfigBytes + 1, '#'), "huge.yaml");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.message().find("huge.yaml: larger than 1024 KiB"), std::string::npos) << huge.message();
+}
+
+TEST(LenientVariablesTest, UnsetVariablesBecomeEmptyAndAreCollected) {
+  unsetenv("VOXPIPE_TEST_UNSET");
+  unsetenv("VOXPIPE_TEST_UNSET_2");
+  auto root = ConfigNode::Parse("a: ${VOXPIPE_TEST_UNSET}\nb: x${VOXPIPE_TEST_UNSET_2}y\nc: ${VOXPIPE_TEST_UNSET:-d}\n",
+                                "v.yaml");
+  ASSERT_TRUE(root.ok());
+  EXPECT_FALSE((*root)["a"].Scalar().ok()) << "strict outside a LenientVariables";
+  LenientVariables lenient;
+  EXPECT_EQ(*(*root)["a"].Scalar(), "");
+  EXPECT_EQ(*(*root)["b"].Scalar(), "xy");
+  EXPECT_EQ(*(*root)["c"].Scalar(), "d");
+  ASSERT_EQ(lenient.unset().size(), 2u);
+  EXPECT_EQ(lenient.unset()[0].name, "VOXPIPE_TEST_UNSET");
+  EXPECT_EQ(lenient.unset()[0].where, "v.yaml:1");
+  EXPECT_EQ(lenient.unset()[1].where, "v.yaml:2");
+}
+
 TEST(LoadDotEnvTest, SetsOnlyUnsetVariables) {
   std::string path = ::testing::TempDir() + "/voxpipe_test.env";
   {

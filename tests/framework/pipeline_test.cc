@@ -2,6 +2,8 @@
 // branches, interruption, errors and the instance lifecycle.
 #include "framework/pipeline.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "framework/pipeline_file.h"
@@ -270,6 +272,34 @@ TEST(PipelineFileTest, MissingPluginNamesFileAndLine) {
       << file.message();
 }
 
+TEST(PipelineFileTest, IndependentProblemsAreReportedTogether) {
+  auto file = ParsePipeline(R"(
+nmae: typo
+pipeline:
+  - type: TestFaulty
+    colour: red
+  - type: NoSuchThing
+  - type: TestFaulty
+    shape: round
+)",
+                            "many.yaml");
+  ASSERT_FALSE(file.ok());
+  const std::string& m = file.message();
+  EXPECT_NE(m.find("many.yaml:2: unknown key 'nmae' (did you mean 'name'?)"), std::string::npos) << m;
+  EXPECT_NE(m.find("many.yaml:5: unknown option 'colour'"), std::string::npos) << m;
+  EXPECT_NE(m.find("many.yaml:6: unknown processor type 'NoSuchThing'"), std::string::npos) << m;
+  EXPECT_NE(m.find("many.yaml:8: unknown option 'shape'"), std::string::npos) << m;
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 3) << "one line each: " << m;
+}
+
+TEST(PipelineFileTest, ATransportWithoutItsServerFailsWithItsLine) {
+  auto file = ParsePipeline("pipeline:\n  - type: TwilioInput\n  - type: MulawDecoder\n", "no_server.yaml");
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.message().find("no_server.yaml:2: TwilioInput needs `server: {type: twilio}` in the pipeline file"),
+            std::string::npos)
+      << file.message();
+}
+
 TEST(PipelineFileTest, GraphShowsStagesAndFormats) {
   auto file = ParsePipeline(R"(
 name: demo
@@ -284,8 +314,9 @@ pipeline:
   ASSERT_TRUE(file.ok()) << file.message();
   std::string dot = file->pipeline->ToDot();
   EXPECT_NE(dot.find("digraph \"demo\""), std::string::npos);
-  EXPECT_NE(dot.find("\"TestFaulty#1\" -> \"parallel_1\""), std::string::npos) << dot;
-  EXPECT_NE(dot.find("\"parallel_1\" -> \"side\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("\"TestFaulty#1\" -> \"fork_1\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("\"fork_1\" -> \"side\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("\"fork_1\" -> \"join_1\""), std::string::npos) << "the empty branch" << dot;
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ ServiceDoc TwilioServer::Doc() {
           "Answers Twilio's voice webhook with TwiML that connects the call to a bidirectional media stream whose "
           "URL carries a per-call token, and runs one pipeline instance per stream (TwilioInput first, "
           "TwilioOutput last). Endpoints: GET /, GET /health (and /health/live, /health/ready), POST "
-          "/twilio/voice, POST /twilio/status, WS /twilio/stream/…, GET /twilio/calls, GET /metrics. With "
+          "/twilio/voice, POST /twilio/status, WS /twilio/stream/…; calls and metrics are on the admin "
+          "listener, not here. With "
           "auth_token set, every webhook and stream upgrade needs a valid X-Twilio-Signature. With account_sid "
           "too, the pipeline can hang up and transfer calls.",
       .example = "server:\n"
@@ -127,15 +128,6 @@ void TwilioServer::AddRoutes(server::HttpServer& http) {
   http.Handle("POST", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
   http.Handle("GET", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
   http.Handle("POST", "/twilio/status", [this](const HttpRequest& r) { return StatusCallback(r); });
-  http.Handle("GET", "/twilio/calls", [this](const HttpRequest&) {
-    // Numbers come from webhooks: any bytes at all, so invalid UTF-8 is replaced, not thrown on.
-    return HttpResponse::Json(200, registry().ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  });
-  http.Handle("GET", "/metrics", [](const HttpRequest&) {
-    HttpResponse response = HttpResponse::Text(200, Metrics::Global().RenderText());
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return response;
-  });
   http.HandleWebSocket(std::string(kStreamPath), {
       .admit = [this](const HttpRequest& r) { return AdmitStream(r); },
       .open = [this](std::shared_ptr<server::WebSocketConnection> c, const HttpRequest& r) { OpenStream(std::move(c), r); },
@@ -162,7 +154,7 @@ void TwilioServer::OnListening() {
                                                options_.instance);
 }
 
-void TwilioServer::Describe(nlohmann::json& home) const {
+void TwilioServer::DescribeCarrier(nlohmann::json& home) const {
   if (!options_.instance.empty()) home["instance"] = options_.instance;
 }
 

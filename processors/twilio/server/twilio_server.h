@@ -4,9 +4,11 @@
 // POST /twilio/voice (the number's webhook: TwiML that connects the call to
 // a media stream whose URL carries a per-call token, see stream_token.h),
 // POST /twilio/status (status callbacks), WS /twilio/stream/… (Twilio Media
-// Streams: one TwilioStream and pipeline instance per call) and GET
-// /twilio/calls. With an auth token every webhook and stream upgrade must
-// carry a valid X-Twilio-Signature, else 403.
+// Streams: one TwilioStream and pipeline instance per call), and
+// nothing else: the calls and metrics are on the admin listener
+// (framework/server/admin_server.h), never on the port Twilio reaches. With
+// an auth token every webhook and stream upgrade must carry a valid
+// X-Twilio-Signature, else 403.
 //
 // Example config:
 //   server:
@@ -63,7 +65,7 @@ class TwilioServer : public CallServer {
  private:
   void AddRoutes(server::HttpServer& http) override;
   void OnListening() override;
-  void Describe(nlohmann::json& home) const override;
+  void DescribeCarrier(nlohmann::json& home) const override;
 
   server::HttpResponse Voice(const server::HttpRequest& request);
   server::HttpResponse StatusCallback(const server::HttpRequest& request);

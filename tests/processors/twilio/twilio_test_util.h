@@ -14,6 +14,7 @@
 #include "framework/client/http_client.h"
 #include "framework/client/websocket_client.h"
 #include "framework/pipeline_file.h"
+#include "framework/server/admin_server.h"
 #include "framework/runtime.h"
 #include "processors/io/common/wav_file.h"
 #include "apps/simulator/call_simulator.h"
@@ -48,10 +49,15 @@ class ServerRunner {
       return;
     }
     file_ = std::move(file).value();
-    ServiceEnv env{&runtime_, file_.pipeline, file_.path};
+    ServiceEnv env{&runtime_, file_.pipeline, file_.path, registry_};
     service_ = file_.service->create(file_.service_options.get(), env);
     server_ = dynamic_cast<TwilioServer*>(service_.get());
     status_ = service_->Start();
+    if (status_.ok()) {
+      admin_ = std::make_unique<server::AdminServer>(runtime_, server::AdminOptions{.port = 0}, registry_,
+                                                     std::vector<Service*>{service_.get()});
+      status_ = admin_->Start();
+    }
     runtime_.Start();
     running_ = true;
   }
@@ -136,8 +142,13 @@ class ServerRunner {
     return "ws://127.0.0.1:" + std::to_string(server_->port()) + url.substr(path);
   }
 
+  // The admin listener's URL (metrics, calls).
+  std::string admin_url() const { return "http://127.0.0.1:" + std::to_string(admin_->port()); }
+  // Admin paths (/metrics, /calls) go to the admin listener, the rest to the
+  // public port; a full URL goes where it says.
   Result<voxpipe::HttpResponse> Fetch(voxpipe::HttpRequest request) {
-    if (request.url.rfind("http", 0) != 0) request.url = base_url() + request.url;
+    bool admin = request.url == "/metrics" || request.url.rfind("/calls", 0) == 0 || request.url == "/twilio/calls";
+    if (request.url.rfind("http", 0) != 0) request.url = (admin ? admin_url() : base_url()) + request.url;
     std::promise<Result<voxpipe::HttpResponse>> result;
     HttpFetch(io().get_executor(), std::move(request),
               [&](Result<voxpipe::HttpResponse> r) { result.set_value(std::move(r)); });
@@ -148,7 +159,9 @@ class ServerRunner {
   Runtime runtime_;
   Status status_;
   PipelineFile file_;
+  std::shared_ptr<CallRegistry> registry_ = std::make_shared<CallRegistry>();
   std::unique_ptr<Service> service_;
+  std::unique_ptr<server::AdminServer> admin_;
   TwilioServer* server_ = nullptr;
   bool running_ = false;
 };
