@@ -17,22 +17,15 @@ static_assert(std::size(kNames) == std::variant_size_v<FrameBody>);
 
 }  // namespace
 
+// Ids are unique across threads without a shared counter on the per-frame
+// path: each thread counts in a range of its own (2^44 ids a thread).
 uint64_t Frame::NextId() {
-  static std::atomic<uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
+  static std::atomic<uint64_t> threads{0};
+  thread_local uint64_t next = (threads.fetch_add(1, std::memory_order_relaxed) << 44) + 1;
+  return next++;
 }
 
 std::string_view Frame::name() const { return kNames[body.index()]; }
-
-FrameClass Frame::frame_class() const {
-  if (Is<CancelFrame>() || Is<InterruptionFrame>() || Is<ErrorFrame>() || Is<MetricsFrame>()) {
-    return FrameClass::kSystem;
-  }
-  if (Is<StartFrame>() || Is<EndFrame>() || Is<EndOfTurnFrame>() || Is<CallControlFrame>()) {
-    return FrameClass::kControl;
-  }
-  return FrameClass::kData;
-}
 
 std::string Describe(const Frame& frame) {
   struct Visitor {

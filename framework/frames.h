@@ -140,8 +140,6 @@ using FrameBody = std::variant<AudioFrame, EncodedAudioFrame, TextFrame, Transcr
                                EndOfTurnFrame, CallControlFrame, CancelFrame, InterruptionFrame,
                                ErrorFrame, MetricsFrame>;
 
-enum class FrameClass { kData, kControl, kSystem };
-
 struct Frame {
   FrameBody body;
   // When the oldest input this frame derives from entered the process; used
@@ -169,7 +167,6 @@ struct Frame {
   template <typename T>
   const T* As() const { return std::get_if<T>(&body); }
 
-  FrameClass frame_class() const;
   std::string_view name() const;
 
  private:

@@ -1,7 +1,7 @@
 // StreamFormat: what audio flows on a link between two processors.
 //
 // Each processor type declares how its output format follows from its
-// options and its input format (ProcessorInfo::negotiate); the pipeline
+// options and its input format (ProcessorType::negotiate, from the class's Negotiate); the pipeline
 // builder walks the chain with it, so a wrong order is rejected before any
 // frame flows, with the YAML line of the stage that cannot take its input.
 #pragma once
