@@ -85,12 +85,13 @@ model_url=$(grep -o 'ws://[^ ]*' "$work/emulator.log" | head -1)
 model_base=http${model_url#ws}; model_base=${model_base%%/ws/*}
 
 results=()
-# run_line NAME LOOPS CALLS PGID PID PORT: drives one server, appends a result row.
+# run_line NAME LOOPS CALLS PGID PID PORT [ADMIN_URL]: drives one server, appends a result row.
 run_line() {
-  local name=$1 loops=$2 calls=$3 pgid=$4 pid=$5 port=$6 out cpu0 cpu1 rss0 peak
+  local name=$1 loops=$2 calls=$3 pgid=$4 pid=$5 port=$6 admin=${7:-} out cpu0 cpu1 rss0 peak
   rss0=$(rss_kib "$pid")
   cpu0=$(group_cpu "$pgid")
-  out=$("$bin/voxpipe" call "http://127.0.0.1:$port" --audio "$caller" --calls "$calls" --ramp "$ramp" --tail 1 --quiet 2>&1) || true
+  out=$("$bin/voxpipe" call "http://127.0.0.1:$port" --audio "$caller" --calls "$calls" --ramp "$ramp" --tail 1 --quiet \
+    ${admin:+--admin "$admin"} 2>&1) || true
   cpu1=$(group_cpu "$pgid")
   peak=$(peak_rss_kib "$pid")
   echo "$out" > "$work/$name-$loops-$calls.txt"
@@ -125,13 +126,14 @@ fi
 for calls in "${calls_values[@]}"; do
   for loops in "${thread_values[@]}"; do
     echo "== voxpipe, $loops loop(s), $calls calls" >&2
-    PORT=0 GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run pipelines/twilio_gemini.yaml \
-      --threads "$loops" > "$work/voxpipe.log" 2>&1 &
+    PORT=0 ADMIN_PORT=0 GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
+      ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" > "$work/voxpipe.log" 2>&1 &
     server=$!
     pids+=($server)
     wait_for "$work/voxpipe.log" "twilio server listening"
     port=$(grep -o 'twilio server listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
-    run_line voxpipe "$loops" "$calls" "$server" "$server" "$port"
+    admin=$(grep -o 'admin listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
+    run_line voxpipe "$loops" "$calls" "$server" "$server" "$port" ${admin:+"http://127.0.0.1:$admin"}
     kill -TERM "$server"; wait "$server" 2>/dev/null || true
   done
   if [ "$peer_ready" = 1 ]; then
