@@ -76,12 +76,14 @@ struct ToolCallFrame {
   std::string id;
   std::string name;
   nlohmann::json arguments;
+  std::string handler;  // what runs it ("knowledge", "take_message", "http"...), for records
 };
 
 struct ToolResultFrame {
   std::string id;
   std::string name;
   nlohmann::json result;  // {"output": ...} or {"error": "..."}
+  std::string handler;
 };
 
 // A position in the outgoing audio. Downstream: "tell me when the caller has

@@ -173,6 +173,31 @@ Status ParseValue(const ConfigNode& node, T& out) {
   }
 }
 
+// Applies `expand` to every string an option holds (for per-call values);
+// returns how many replacements it made.
+using StringExpander = std::function<int(std::string&)>;
+
+template <typename T>
+int ExpandStrings(T& value, const StringExpander& expand) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return expand(value);
+  } else if constexpr (IsOptional<T>::value) {
+    return value ? ExpandStrings(*value, expand) : 0;
+  } else if constexpr (IsVector<T>::value) {
+    int n = 0;
+    for (auto& item : value) n += ExpandStrings(item, expand);
+    return n;
+  } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+    int n = 0;
+    for (auto& [key, item] : value) n += expand(item);
+    return n;
+  } else if constexpr (HasDeclare<T>::value) {
+    return Schema<T>::Get().ExpandStrings(value, expand);
+  } else {
+    return 0;
+  }
+}
+
 template <typename T>
 std::vector<OptionInfo> NestedInfo() {
   if constexpr (IsVector<T>::value) return NestedInfo<typename IsVector<T>::Item>();
@@ -190,6 +215,7 @@ class Schema {
   struct FieldSpec {
     OptionInfo info;
     std::function<Status(const ConfigNode&, S&)> parse;
+    std::function<int(S&, const options_detail::StringExpander&)> expand;
     std::function<double(const S&)> number;  // for Range checks
     std::optional<double> min, max;
   };
@@ -214,6 +240,9 @@ class Schema {
     f.info.description = std::move(description);
     f.info.fields = options_detail::NestedInfo<M>();
     f.parse = [member](const ConfigNode& node, S& out) { return options_detail::ParseValue(node, out.*member); };
+    f.expand = [member](S& out, const options_detail::StringExpander& expand) {
+      return options_detail::ExpandStrings(out.*member, expand);
+    };
     f.number = [member](const S& s) { return options_detail::AsNumber(s.*member); };
     fields_.push_back(std::move(f));
     return *this;
@@ -265,6 +294,13 @@ class Schema {
       seen.insert(key);
     }
     return Finish(node, std::move(out), seen);
+  }
+
+  // Applies `expand` to every string option of `s`; returns the replacements made.
+  int ExpandStrings(S& s, const options_detail::StringExpander& expand) const {
+    int n = 0;
+    for (const auto& f : fields_) n += f.expand(s, expand);
+    return n;
   }
 
   std::vector<OptionInfo> Describe() const {

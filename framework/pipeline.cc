@@ -320,10 +320,12 @@ struct Chain {
 }  // namespace
 
 std::shared_ptr<PipelineInstance> PipelineInstance::Create(std::shared_ptr<const PipelineTemplate> pipeline,
-                                                           PipelineContext::Executor executor, std::string call_id) {
+                                                           PipelineContext::Executor executor, std::string call_id,
+                                                           const CallValues* values) {
   auto instance = std::shared_ptr<PipelineInstance>(
       new PipelineInstance(std::move(pipeline), std::move(executor), std::move(call_id)));
   instance->context_.owner_ = instance;
+  instance->Link(values);
   return instance;
 }
 
@@ -332,13 +334,11 @@ PipelineInstance::PipelineInstance(std::shared_ptr<const PipelineTemplate> pipel
     : template_(std::move(pipeline)),
       context_(std::move(executor), std::move(call_id)),
       head_(std::make_unique<Head>(*this)),
-      tail_(std::make_unique<Tail>(*this)) {
-  Link();
-}
+      tail_(std::make_unique<Tail>(*this)) {}
 
 PipelineInstance::~PipelineInstance() = default;
 
-void PipelineInstance::Link() {
+void PipelineInstance::Link(const CallValues* values) {
   auto attach = [this](Processor* p, std::string name) {
     p->name_ = std::move(name);
     p->context_ = &context_;
@@ -361,7 +361,14 @@ void PipelineInstance::Link() {
     };
     for (const auto& stage : stages) {
       if (!stage.is_parallel()) {
-        ProcessorPtr p = stage.type->create(stage.options.get());
+        const void* options = stage.options.get();
+        if (values && stage.type->bind) {
+          if (auto bound = stage.type->bind(options, *values)) {
+            options = bound.get();
+            bound_options_.push_back(std::move(bound));
+          }
+        }
+        ProcessorPtr p = stage.type->create(options);
         attach(p.get(), stage.name);
         p->input_format_ = stage.input;
         processors_.push_back(p.get());

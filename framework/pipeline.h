@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/call_values.h"
 #include "framework/config.h"
 #include "framework/pipeline_context.h"
 #include "framework/processor.h"
@@ -58,8 +59,11 @@ class PipelineInstance : public std::enable_shared_from_this<PipelineInstance> {
  public:
   using DoneHandler = std::function<void(const Status&)>;
 
+  // `values` fill the {call_sid}-style placeholders of the stages' options
+  // (framework/call_values.h); without them, options are used as written.
   static std::shared_ptr<PipelineInstance> Create(std::shared_ptr<const PipelineTemplate> pipeline,
-                                                  PipelineContext::Executor executor, std::string call_id);
+                                                  PipelineContext::Executor executor, std::string call_id,
+                                                  const CallValues* values = nullptr);
   ~PipelineInstance();
 
   PipelineContext& context() { return context_; }
@@ -96,7 +100,7 @@ class PipelineInstance : public std::enable_shared_from_this<PipelineInstance> {
 
   PipelineInstance(std::shared_ptr<const PipelineTemplate> pipeline, PipelineContext::Executor executor,
                    std::string call_id);
-  void Link();
+  void Link(const CallValues* values);
   void DoStart(StartFrame start);
   void OnHeadFrame(Frame frame);
   void OnTailFrame(Frame frame);
@@ -107,6 +111,7 @@ class PipelineInstance : public std::enable_shared_from_this<PipelineInstance> {
   std::unique_ptr<Head> head_;
   std::unique_ptr<Tail> tail_;
   std::vector<ProcessorPtr> nodes_;  // processors and junctions
+  std::vector<std::shared_ptr<const void>> bound_options_;  // options with this call's values
   std::vector<Processor*> processors_;
   DoneHandler done_;
   OutputTap tap_;

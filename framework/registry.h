@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/call_values.h"
 #include "framework/config.h"
 #include "framework/options.h"
 #include "framework/processor.h"
@@ -59,6 +60,9 @@ struct ProcessorType {
   // The output format for a given input, or an error saying what it accepts.
   std::function<Result<StreamFormat>(const void* options, const StreamFormat& input)> negotiate;
   std::function<ProcessorPtr(const void* options)> create;
+  // The options with a call's values ({call_sid}, {date}...) in their
+  // strings, or null when they have none to take.
+  std::function<std::shared_ptr<const void>(const void* options, const CallValues& values)> bind;
 };
 
 class ServiceType;
@@ -130,6 +134,12 @@ void FillProcessor(ProcessorType& type) {
   };
   type.create = [](const void* options) -> ProcessorPtr {
     return std::make_unique<T>(*static_cast<const Options*>(options));
+  };
+  type.bind = [](const void* options, const CallValues& values) -> std::shared_ptr<const void> {
+    auto bound = std::make_shared<Options>(*static_cast<const Options*>(options));
+    int replaced = Schema<Options>::Get().ExpandStrings(
+        *bound, [&values](std::string& text) { return ExpandCallValues(text, values); });
+    return replaced > 0 ? bound : nullptr;
   };
 }
 

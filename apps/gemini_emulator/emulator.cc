@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "processors/common/base64.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 
 namespace voxpipe::emulator {
 

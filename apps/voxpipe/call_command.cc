@@ -20,7 +20,7 @@
 #include "framework/client/url.h"
 #include "framework/runtime.h"
 #include "processors/common/g711.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 #include "apps/simulator/call_simulator.h"
 
 namespace voxpipe::cli {

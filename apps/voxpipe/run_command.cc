@@ -47,7 +47,9 @@ void RaiseDescriptorLimit() {
 }
 
 int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& runtime) {
-  auto instance = PipelineInstance::Create(file.pipeline, runtime.main().executor(), file.name);
+  StartFrame start{file.name, {{"pipeline", file.path}}};
+  CallValues values = CallValuesFor(start);
+  auto instance = PipelineInstance::Create(file.pipeline, runtime.main().executor(), file.name, &values);
   instance->context().AddObserver(std::make_shared<LogObserver>(flags.trace_frames));
   Status result = Status::Error("did not finish");
   bool interrupted = false;
@@ -61,7 +63,7 @@ int RunFilePipeline(const PipelineFile& file, const RunFlags& flags, Runtime& ru
     instance->Cancel("interrupted by signal");
   });
   auto started = Clock::now();
-  instance->Start(StartFrame{file.name, {{"pipeline", file.path}}}, [&](const Status& status) {
+  instance->Start(std::move(start), [&](const Status& status) {
     result = status;
     signals.cancel();
     runtime.Stop();

@@ -216,14 +216,30 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
 
   void OnCloseSent() {
     close_sent_ = true;
-    if (peer_closed_ || reader_.failed()) {
-      // Our close answered theirs (or a protocol error ended reading): done.
-      error_code ignored;
+    error_code ignored;
+    if (peer_closed_) {
+      // Our close answered theirs: done.
       socket_.shutdown(Socket::shutdown_send, ignored);
-      return Finish(peer_closed_ ? "peer closed" : close_reason_);
+      return Finish("peer closed");
     }
     // Wait for the peer's close frame, for a while.
     ArmTimer(Clock::now() + limits_.close_timeout);
+    if (reader_.failed()) {
+      // A protocol error ended reading (e.g. a message too big), and the peer
+      // may still be sending into it: closing the socket with its data unread
+      // would reset the connection and lose our close frame, code and reason,
+      // in the peer's buffers. Stop sending; drop what comes until it closes.
+      socket_.shutdown(Socket::shutdown_send, ignored);
+      do_discard();
+    }
+  }
+
+  void do_discard() {
+    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](const error_code& ec, size_t) {
+      if (self->finished_) return;
+      if (ec) return self->Finish(self->close_reason_);
+      self->do_discard();
+    });
   }
 
   void Recycle(std::string buffer) {
@@ -299,6 +315,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
   std::vector<std::array<uint8_t, kMaxFrameHeader>> headers_;
   std::vector<net::const_buffer> buffers_;
   std::vector<std::string> spare_;
+  std::array<char, 4096> discard_;
   std::string close_reason_;
   std::string peer_reason_;
   Clock::time_point last_read_{};

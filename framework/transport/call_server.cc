@@ -92,6 +92,7 @@ CallServer::CallServer(const CallServerOptions& options, ServiceEnv env, std::st
   line_->start_timeout = common_.start_timeout;
   line_->media_timeout = common_.media_timeout;
   line_->max_bad_messages = common_.max_bad_messages;
+  line_->recordings_dir = common_.recordings_dir;
   line_->on_begin = [this](TransportSession& session) { return Begin(session); };
   line_->on_end = [this](TransportSession& session, const Status& status, bool begun) {
     OnSessionEnd(session, status, begun);

@@ -49,6 +49,7 @@ struct CallServerOptions {
   int max_bad_messages = 100;
   int max_connections = 0;
   int max_connections_per_address = 0;
+  std::string recordings_dir;
 };
 
 template <typename O>
@@ -85,6 +86,8 @@ void DeclareCallServerOptions(Schema<O>& s) {
   field("max_connections_per_address", &B::max_connections_per_address,
         "Open connections from one peer address at most (0: no limit; a balancer or Twilio's edge is one address)")
       .Range(0, 1000000);
+  field("recordings_dir", &B::recordings_dir,
+        "Record every call here (per-call values allowed): DATE/CALL.caller.wav, .heard.wav and .jsonl; empty: off");
 }
 
 class CallServer : public Service {

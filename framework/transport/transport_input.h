@@ -24,8 +24,8 @@ class TransportInput : public Processor {
   void Close() override;
   void Process(Frame frame, Direction direction) override { PushFrame(std::move(frame), direction); }
 
-  // From the session, on the call's loop.
-  void Emit(Frame frame) { PushFrame(std::move(frame)); }
+  // From the session, on the call's loop (audio goes to the call's record too).
+  void Emit(Frame frame);
   void EmitError(std::string message, bool fatal = false) { PushError(std::move(message), fatal); }
 
  protected:

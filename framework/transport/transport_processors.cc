@@ -29,6 +29,11 @@ Status TransportInput::Open() {
   return OkStatus();
 }
 
+void TransportInput::Emit(Frame frame) {
+  if (CallRecording* recording = session_->recording()) recording->CallerAudio(frame);
+  PushFrame(std::move(frame));
+}
+
 void TransportInput::Close() {
   if (session_) session_->Detach(this);
 }

@@ -118,10 +118,18 @@ bool TransportSession::StartPipeline(StartFrame start, const CallInfo& info) {
   }
   counters_ = std::move(counters);
   registered_ = true;
-  instance_ = PipelineInstance::Create(line_->pipeline(), executor(), call_id_);
+  CallValues values = CallValuesFor(start);
+  values["carrier"] = carrier();
+  instance_ = PipelineInstance::Create(line_->pipeline(), executor(), call_id_, &values);
   instance_->context().Provide(shared_from_this());
   if (line_->observers) {
     for (auto& o : line_->observers()) instance_->context().AddObserver(std::move(o));
+  }
+  if (!line_->recordings_dir.empty()) {
+    std::string folder = line_->recordings_dir;
+    ExpandCallValues(folder, values);
+    recording_ = CallRecording::Create(executor(), folder + "/" + values["date"], info, start);
+    instance_->context().AddObserver(recording_);
   }
   // On the loop already: the processors open and the StartFrame flows before
   // this returns, so the next message finds the input attached.
@@ -166,6 +174,7 @@ void TransportSession::OnInstanceDone(const Status& status) {
   instance_done_ = true;
   result_ = status;
   if (!status.ok() && registered_) line_->registry->SetError(call_id_, status.message());
+  OnPipelineEnded(status);
   CloseStream(status.ok() ? "call ended" : "pipeline failed", status.ok() ? 1000 : 1011);
   // The instance keeps itself alive until its own call stack unwinds.
   instance_.reset();
@@ -192,7 +201,9 @@ void TransportSession::OnWatchdog() {
              line_->start_timeout.count());
     return CloseStream("no call started in time", 1008);
   }
-  if (instance_done_) return;
+  // The start deadline's timer fired after the call started; with no media
+  // timeout (0) there is nothing more to watch.
+  if (instance_done_ || line_->media_timeout.count() <= 0) return;
   if (now - last_media_ < line_->media_timeout) return ArmWatchdog(last_media_ + line_->media_timeout);
   StreamErrors(carrier(), "media_timeout").Increment();
   spdlog::warn("[{}] no media for {} ms; ending the call", call_id_, line_->media_timeout.count());
@@ -206,6 +217,7 @@ void TransportSession::MaybeFinish() {
   finished_ = true;
   watchdog_.cancel();
   if (registered_) line_->registry->Ended(call_id_, counters_.get());
+  if (recording_) recording_->Finish(result_);
   if (line_->on_end) line_->on_end(*this, result_, begun_);
 }
 

@@ -28,6 +28,7 @@
 
 #include "framework/pipeline.h"
 #include "framework/server/websocket_connection.h"
+#include "framework/transport/call_recording.h"
 #include "framework/transport/call_registry.h"
 
 namespace voxpipe {
@@ -52,6 +53,8 @@ struct TransportLine {
   std::chrono::milliseconds start_timeout{std::chrono::seconds(5)};  // connection to StartPipeline
   std::chrono::milliseconds media_timeout{};  // 0: never
   int max_bad_messages = 100;
+  // Where calls are recorded (call_recording.h), per-call values allowed; empty: not recorded.
+  std::string recordings_dir;
   // When the pipeline is about to start: false refuses the call (the server
   // is full or draining); the session then closes with `refusal`.
   std::function<bool(TransportSession&)> on_begin;
@@ -102,12 +105,17 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   const Executor& executor() const { return connection_->executor(); }
   CallCounters& counters() { return *counters_; }
   bool started() const { return instance_ != nullptr || begun_; }
+  // The call's record when recording is on, else null.
+  CallRecording* recording() const { return recording_.get(); }
 
  protected:
   // One message from the client; the view lives during the call.
   virtual void OnMessage(std::string_view message, bool binary) = 0;
   // The connection is gone (the pipeline is told to end right after).
   virtual void OnConnectionClosed() {}
+  // The pipeline has ended with `status`, just before the connection is
+  // closed: a carrier whose protocol can say why (a browser's) does so here.
+  virtual void OnPipelineEnded(const Status& status) {}
 
   // Starts the pipeline for the call `info` describes. False, with the
   // connection closing, when the call cannot be taken: the server refused it
@@ -136,6 +144,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   std::shared_ptr<const TransportLine> line_;
   std::shared_ptr<PipelineInstance> instance_;
   std::shared_ptr<CallCounters> counters_ = std::make_shared<CallCounters>();
+  std::shared_ptr<CallRecording> recording_;
   TransportInput* input_ = nullptr;
   TransportOutput* output_ = nullptr;
   std::string call_id_;

@@ -7,6 +7,7 @@
 
 #include "framework/client/url.h"
 #include "framework/pipeline_context.h"
+#include "processors/gemini/knowledge_base.h"
 
 namespace voxpipe {
 
@@ -57,6 +58,17 @@ Status GeminiLiveLLM::Prepare(Options& options, const ConfigNode& stage) {
   }
   if (!options.ca_file.empty() && !std::filesystem::is_regular_file(options.ca_file)) {
     return stage["ca_file"].Error(fmt::format("ca_file '{}' is not a readable file", options.ca_file));
+  }
+  auto tool_nodes = stage["tools"].Items();
+  for (size_t i = 0; i < options.tools.size(); ++i) {
+    GeminiToolOptions& tool = options.tools[i];
+    if (tool.handler != "knowledge") continue;
+    std::filesystem::path path(tool.file);
+    if (path.is_relative()) path = std::filesystem::path(base.empty() ? "." : base) / path;
+    auto knowledge = KnowledgeBase::Load(path.string());
+    ConfigNode node = i < tool_nodes.size() ? tool_nodes[i]["file"] : stage;
+    if (!knowledge.ok()) return node.Error(fmt::format("tool '{}': {}", tool.name, knowledge.message()));
+    tool.knowledge = std::move(knowledge).value();
   }
   return OkStatus();
 }
@@ -311,6 +323,7 @@ void GeminiLiveLLM::Process(Frame frame, Direction direction) {
   if (direction == Direction::kUpstream) return PushFrame(std::move(frame), direction);
   if (const auto* audio = frame.As<AudioFrame>()) return OnCallerAudio(frame, *audio);
   if (const auto* key = frame.As<DtmfFrame>()) OnCallerKey(*key);
+  if (const auto* start = frame.As<StartFrame>()) tools_->SetCall(*start);
   // Text from before the model is the caller's (a browser's send-text).
   if (const auto* text = frame.As<TextFrame>()) return OnCallerText(*text);
   if (frame.Is<EndFrame>()) return OnEnd(std::move(frame));

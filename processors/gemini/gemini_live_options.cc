@@ -26,7 +26,10 @@ void GeminiToolOptions::Declare(Schema<GeminiToolOptions>& s) {
   s.Field("name", &GeminiToolOptions::name, "Function name the model calls").Required();
   s.Field("description", &GeminiToolOptions::description, "What it does, for the model");
   s.Field("parameters", &GeminiToolOptions::parameters, "JSON schema of the arguments");
-  s.Field("handler", &GeminiToolOptions::handler, "What runs it").OneOf({"end_call", "transfer_call", "http"});
+  s.Field("handler", &GeminiToolOptions::handler,
+          "What runs it: end_call, transfer_call, http (POST to url), knowledge (look up `file`), take_message "
+          "(append to `file`)")
+      .OneOf({"end_call", "transfer_call", "http", "knowledge", "take_message"});
   s.Field("behavior", &GeminiToolOptions::behavior, "BLOCKING or NON_BLOCKING ('' = model default)")
       .OneOf({"BLOCKING", "NON_BLOCKING"});
   s.Field("url", &GeminiToolOptions::url, "http: URL the arguments are POSTed to as JSON");
@@ -36,8 +39,14 @@ void GeminiToolOptions::Declare(Schema<GeminiToolOptions>& s) {
       .Range(1, 16 * 1024 * 1024);
   s.Field("target", &GeminiToolOptions::target, "transfer_call: number or SIP URI to transfer to");
   s.Field("message", &GeminiToolOptions::message, "transfer_call: words for the transport to say first");
+  s.Field("file", &GeminiToolOptions::file,
+          "knowledge: the facts file, YAML (relative to the pipeline file); take_message: where messages are "
+          "appended as JSON lines (relative to the working directory; per-call values allowed)");
   s.Check([](const GeminiToolOptions& t) -> std::string {
     if (t.handler == "http" && t.url.empty()) return "tool '" + t.name + "': handler http needs a url";
+    if ((t.handler == "knowledge" || t.handler == "take_message") && t.file.empty()) {
+      return "tool '" + t.name + "': handler " + t.handler + " needs a file";
+    }
     if (!t.parameters.is_null() && !t.parameters.is_object()) return "tool '" + t.name + "': parameters must be a mapping";
     return "";
   });
@@ -120,7 +129,37 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   });
 }
 
+namespace {
+
+// The arguments the built-in handlers take, when the YAML gives none.
+nlohmann::json DefaultParameters(const std::string& handler) {
+  using json = nlohmann::json;
+  auto text = [](const char* description) { return json{{"type", "STRING"}, {"description", description}}; };
+  if (handler == "knowledge") {
+    return {{"type", "OBJECT"},
+            {"properties", {{"query", text("What the caller asks about, in a few words (e.g. 'visiting hours')")}}},
+            {"required", {"query"}}};
+  }
+  if (handler == "take_message") {
+    return {{"type", "OBJECT"},
+            {"properties",
+             {{"name", text("The caller's name")},
+              {"callback_number", text("The number to call back, digits as the caller said them")},
+              {"reason", text("What the message is about, in the caller's words; no medical advice is given")}}},
+            {"required", {"name", "callback_number", "reason"}}};
+  }
+  if (handler == "transfer_call") {
+    return {{"type", "OBJECT"}, {"properties", {{"reason", text("Why the caller is transferred")}}}};
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<GeminiLiveOptions> ResolveGeminiLiveOptions(GeminiLiveOptions options, const std::string& base_dir) {
+  for (auto& tool : options.tools) {
+    if (tool.parameters.is_null()) tool.parameters = DefaultParameters(tool.handler);
+  }
   if (options.api_key.empty()) options.api_key = EnvOr("GEMINI_API_KEY", "");
   if (options.url.empty()) options.url = EnvOr("GEMINI_LIVE_URL", kGeminiLiveDefaultUrl);
   if (options.model.empty()) options.model = EnvOr("GEMINI_MODEL", kGeminiDefaultModel);

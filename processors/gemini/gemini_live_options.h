@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,12 +20,14 @@ inline constexpr char kGeminiLiveDefaultUrl[] =
     "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
 inline constexpr char kGeminiDefaultModel[] = "gemini-2.5-flash-native-audio-preview-12-2025";
 
+class KnowledgeBase;
+
 // A function the model may call, and what runs it.
 struct GeminiToolOptions {
   std::string name;
   std::string description;
   nlohmann::json parameters;   // JSON schema (OpenAPI subset), written as YAML
-  std::string handler = "http";  // end_call | transfer_call | http
+  std::string handler = "http";  // end_call | transfer_call | http | knowledge | take_message
   std::string behavior;          // "" (model default), BLOCKING or NON_BLOCKING
   // http
   std::string url;
@@ -34,6 +37,10 @@ struct GeminiToolOptions {
   // transfer_call
   std::string target;   // phone number or SIP URI; the model may pass `target` instead
   std::string message;  // said by the transport before transferring, if it can
+  // knowledge: the facts file (read when the pipeline is built);
+  // take_message: the JSON-lines file messages are appended to
+  std::string file;
+  std::shared_ptr<const KnowledgeBase> knowledge;  // loaded from `file` by Prepare
   static void Declare(Schema<GeminiToolOptions>& s);
 };
 

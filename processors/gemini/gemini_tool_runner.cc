@@ -1,9 +1,17 @@
 #include "processors/gemini/gemini_tool_runner.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/background_writer.h"
 #include "processors/gemini/gemini_tools.h"
+#include "processors/gemini/knowledge_base.h"
 
 namespace voxpipe {
 
@@ -21,9 +29,10 @@ void GeminiToolRunner::Close() {
 
 void GeminiToolRunner::OnToolCalls(const std::vector<gemini::FunctionCall>& calls) {
   for (const auto& call : calls) {
-    hooks_.push(Frame::Make(ToolCallFrame{call.id, call.name, call.args}, Clock::now()));
     auto tool = std::find_if(options_.tools.begin(), options_.tools.end(),
                              [&](const GeminiToolOptions& t) { return t.name == call.name; });
+    std::string handler = tool == options_.tools.end() ? "" : tool->handler;
+    hooks_.push(Frame::Make(ToolCallFrame{call.id, call.name, call.args, handler}, Clock::now()));
     if (tool == options_.tools.end()) {
       spdlog::warn("{}: model called unknown function '{}'", log_id_, call.name.substr(0, 64));
       Respond(call, {{"error", fmt::format("unknown function '{}'", call.name)}});
@@ -32,6 +41,16 @@ void GeminiToolRunner::OnToolCalls(const std::vector<gemini::FunctionCall>& call
     spdlog::info("{}: tool call {} ({})", log_id_, call.name, tool->handler);
     if (tool->handler == "end_call" || tool->handler == "transfer_call") {
       StartCallControl(call, *tool);
+      continue;
+    }
+    if (tool->handler == "knowledge") {
+      auto query = call.args.find("query");
+      std::string text = query != call.args.end() && query->is_string() ? query->get<std::string>() : call.args.dump();
+      Respond(call, {{"output", tool->knowledge->Lookup(text)}});
+      continue;
+    }
+    if (tool->handler == "take_message") {
+      Respond(call, TakeMessage(call, *tool));
       continue;
     }
     gemini::RunHttpTool(context_.executor(), *tool, call.args, tls_, context_.Guard([this, call](json response) {
@@ -79,8 +98,58 @@ void GeminiToolRunner::OnTurnEnded() {
   if (action_ && action_->armed) RunPendingAction();
 }
 
+void GeminiToolRunner::SetCall(const StartFrame& start) {
+  call_values_ = CallValuesFor(start);
+  auto from = start.metadata.find("from");
+  caller_ = from == start.metadata.end() ? "" : from->second;
+}
+
+json GeminiToolRunner::TakeMessage(const gemini::FunctionCall& call, const GeminiToolOptions& tool) {
+  std::vector<std::string> missing;
+  auto field = [&](const char* name) {
+    auto it = call.args.find(name);
+    std::string value = it != call.args.end() && it->is_string() ? it->get<std::string>() : "";
+    if (value.find_first_not_of(" \t") == std::string::npos) missing.push_back(name);
+    return value.substr(0, 1000);
+  };
+  std::string name = field("name"), number = field("callback_number"), reason = field("reason");
+  if (!missing.empty()) {
+    return {{"error", fmt::format("the message is missing: {}; ask the caller for it", fmt::join(missing, ", "))}};
+  }
+  auto now = std::chrono::system_clock::now();
+  std::string reference = fmt::format("M-{:06X}", std::hash<std::string>{}(call.id + context_.call_id()) % 0xFFFFFF);
+  json line = {{"time", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
+               {"reference", reference},
+               {"call_id", context_.call_id()},
+               {"caller", caller_},
+               {"name", name},
+               {"callback_number", number},
+               {"reason", reason}};
+  std::string path = tool.file;
+  ExpandCallValues(path, call_values_);
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (!BackgroundWriter::Global().Post([path, text, log_id = log_id_] {
+        std::error_code ec;
+        if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty()) {
+          std::filesystem::create_directories(parent, ec);
+        }
+        FILE* out = std::fopen(path.c_str(), "a");
+        if (!out || std::fputs(text.c_str(), out) < 0) {
+          spdlog::error("{}: cannot write the message to {}: {}", log_id, path, std::strerror(errno));
+        }
+        if (out) std::fclose(out);
+      })) {
+    return {{"error", "the message could not be saved; offer to transfer the caller instead"}};
+  }
+  spdlog::info("{}: message {} taken for the front desk", log_id_, reference);
+  return {{"output", {{"status", "saved; the front desk will call back"}, {"reference", reference}}}};
+}
+
 void GeminiToolRunner::Respond(const gemini::FunctionCall& call, json response) {
-  hooks_.push(Frame::Make(ToolResultFrame{call.id, call.name, response}, Clock::now()));
+  auto tool = std::find_if(options_.tools.begin(), options_.tools.end(),
+                           [&](const GeminiToolOptions& t) { return t.name == call.name; });
+  std::string handler = tool == options_.tools.end() ? "" : tool->handler;
+  hooks_.push(Frame::Make(ToolResultFrame{call.id, call.name, response, handler}, Clock::now()));
   hooks_.send(gemini::EncodeToolResponse(call.id, call.name, response));
 }
 

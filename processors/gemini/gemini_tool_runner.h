@@ -7,6 +7,12 @@
 //       waits for the model's goodbye (the end of the turn after it spoke),
 //       or for turn_complete_timeout when it says nothing;
 //   http                     — POSTs the arguments as JSON (gemini_tools.h);
+//   knowledge                — looks the query up in the tool's facts file
+//       (knowledge_base.h) and answers with what matches;
+//   take_message             — checks that the message has a name, a number
+//       to call back and a reason (else asks for what is missing), and
+//       appends it, with the call's id and the caller's number, to the
+//       tool's JSON-lines file (off the loop);
 // unknown functions get an error. A call the model cancels
 // (toolCallCancellation) is not answered.
 #pragma once
@@ -20,6 +26,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "framework/call_values.h"
 #include "framework/client/tls_context.h"
 #include "framework/frames.h"
 #include "framework/pipeline_context.h"
@@ -40,6 +47,8 @@ class GeminiToolRunner {
   GeminiToolRunner(const GeminiLiveOptions& options, const PipelineContext& context, TlsContextPtr tls,
                    std::string log_id, Hooks hooks);
 
+  // The call the tools serve (messages name it).
+  void SetCall(const StartFrame& start);
   void OnToolCalls(const std::vector<gemini::FunctionCall>& calls);
   void OnCancelled(const std::vector<std::string>& ids);
   // The model spoke: an action waiting for its goodbye may run at the turn's end.
@@ -58,6 +67,7 @@ class GeminiToolRunner {
 
   void Respond(const gemini::FunctionCall& call, nlohmann::json response);
   void StartCallControl(const gemini::FunctionCall& call, const GeminiToolOptions& tool);
+  nlohmann::json TakeMessage(const gemini::FunctionCall& call, const GeminiToolOptions& tool);
   void OnActionTimeout();
   void RunPendingAction();
 
@@ -68,6 +78,8 @@ class GeminiToolRunner {
   Hooks hooks_;
   std::optional<PendingAction> action_;
   std::set<std::string> cancelled_;
+  CallValues call_values_;
+  std::string caller_;
   boost::asio::steady_timer action_timer_;
 };
 

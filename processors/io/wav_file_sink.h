@@ -19,7 +19,7 @@
 #include "framework/options.h"
 #include "framework/processor.h"
 #include "framework/registry.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 
 namespace voxpipe {
 

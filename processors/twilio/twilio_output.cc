@@ -160,6 +160,13 @@ void TwilioOutput::SendMedia(std::span<const uint8_t> mulaw) {
   stream_->counters().frames_out.Add();
   stream_->counters().bytes_out.Add(mulaw.size());
   Stats().audio_out.Increment(mulaw.size());
+  if (CallRecording* recording = stream_->recording()) recording->Sent(StreamFormat::Mulaw(8000), mulaw);
+  sent_samples_ += static_cast<int64_t>(mulaw.size());
+  int64_t every = options_.progress_marks.count() * static_cast<int64_t>(kBytesPerMs);
+  if (every > 0 && sent_samples_ - last_progress_ >= every) {
+    last_progress_ = sent_samples_;
+    SendMark(fmt::format("heard-{}", ++progress_marks_), true);
+  }
 }
 
 void TwilioOutput::SendMark(std::string name, bool internal) {
@@ -167,7 +174,7 @@ void TwilioOutput::SendMark(std::string name, bool internal) {
   std::string message = stream_->TakeBuffer();
   AppendMarkMessage(stream_->stream_sid_json(), name, message);
   if (!stream_->Send(std::move(message))) return;
-  outstanding_.push_back({std::move(name), internal, false});
+  outstanding_.push_back({std::move(name), internal, false, sent_samples_});
 }
 
 bool TwilioOutput::SendClear() {
@@ -177,6 +184,7 @@ bool TwilioOutput::SendClear() {
   std::string message = stream_->TakeBuffer();
   AppendClearMessage(stream_->stream_sid_json(), message);
   Stats().clears.Increment();
+  if (CallRecording* recording = stream_->recording()) recording->Cleared();
   return stream_->Send(std::move(message));
 }
 
@@ -197,7 +205,9 @@ void TwilioOutput::OnMarkEchoed(const std::string& name) {
   // Twilio plays in order, so the marks before this one are done too.
   std::vector<SentMark> done(std::make_move_iterator(outstanding_.begin()), std::make_move_iterator(it + 1));
   outstanding_.erase(outstanding_.begin(), it + 1);
+  CallRecording* recording = stream_->recording();
   for (auto& mark : done) {
+    if (recording && !mark.cleared) recording->HeardThrough(mark.position);
     if (!mark.internal) PushFrame(Frame::Make(MarkFrame{std::move(mark.name), mark.cleared}), Direction::kUpstream);
   }
   if (outstanding_.empty()) RunPendingAction();

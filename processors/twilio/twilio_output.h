@@ -48,6 +48,7 @@ struct TwilioOutputOptions {
   std::chrono::milliseconds chunk{10};
   std::chrono::milliseconds end_timeout{std::chrono::seconds(5)};
   bool hang_up_on_end = true;
+  std::chrono::milliseconds progress_marks{std::chrono::seconds(1)};
 
   static void Declare(Schema<TwilioOutputOptions>& s) {
     s.Field("chunk", &TwilioOutputOptions::chunk, "Smallest media message; shorter frames are batched")
@@ -56,6 +57,10 @@ struct TwilioOutputOptions {
             "How long an EndFrame or hang-up waits for queued audio to play");
     s.Field("hang_up_on_end", &TwilioOutputOptions::hang_up_on_end,
             "Hang up through the REST API when the pipeline ends the call (needs account_sid and auth_token)");
+    s.Field("progress_marks", &TwilioOutputOptions::progress_marks,
+            "A mark every this much audio sent, so that Twilio's echoes tell how far the caller heard (recordings "
+            "cut an interrupted turn there); 0: only at the end of turns")
+        .Range(0, 60000);
   }
 };
 
@@ -81,8 +86,9 @@ class TwilioOutput : public TransportOutput {
  private:
   struct SentMark {
     std::string name;
-    bool internal = false;  // ours (end of playback), not reported upstream
+    bool internal = false;  // ours (end of playback, progress), not reported upstream
     bool cleared = false;
+    int64_t position = 0;   // audio sent before it, in samples
   };
 
   Status OpenOutput() override;
@@ -114,6 +120,9 @@ class TwilioOutput : public TransportOutput {
   MetricHistogram* latency_ = nullptr;
   int turn_ = 0;
   int drain_marks_ = 0;
+  int progress_marks_ = 0;
+  int64_t sent_samples_ = 0;
+  int64_t last_progress_ = 0;  // sent_samples_ at the last progress mark
   bool ending_ = false;
 };
 

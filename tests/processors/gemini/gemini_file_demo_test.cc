@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/pipeline_file.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 #include "tests/processors/gemini/gemini_test_util.h"
 
 namespace voxpipe {

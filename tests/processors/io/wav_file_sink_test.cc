@@ -4,7 +4,7 @@
 
 #include "framework/testing/processor_harness.h"
 #include "processors/common/g711.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 
 #include <cmath>
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/testing/processor_harness.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 
 namespace voxpipe {
 namespace {

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 #include "tests/common/command.h"
 
 namespace voxpipe::twilio {

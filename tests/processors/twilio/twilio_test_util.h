@@ -16,7 +16,7 @@
 #include "framework/pipeline_file.h"
 #include "framework/server/admin_server.h"
 #include "framework/runtime.h"
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 #include "apps/simulator/call_simulator.h"
 #include "processors/twilio/server/signature.h"
 #include "processors/twilio/server/twilio_server.h"

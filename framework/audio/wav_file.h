@@ -1,6 +1,6 @@
 // WAV files through libsndfile: 16-bit PCM or G.711 mu-law, any rate, mono
-// or more channels. Used by the file processors and by the tools that play
-// or record calls.
+// or more channels. Used by the file processors, call recordings and the
+// tools that play or record calls.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,9 @@ class Writer {
 
   Status Write(std::span<const int16_t> pcm);
   Status Write(std::span<const uint8_t> mulaw);
+  // Rewrites the header for what has been written so far, so the file is
+  // valid up to here even if the process is killed before Close().
+  void UpdateHeader();
   Status Close();
   const StreamFormat& format() const { return format_; }
   int64_t samples_written() const { return written_; }

@@ -1,4 +1,4 @@
-#include "processors/io/common/wav_file.h"
+#include "framework/audio/wav_file.h"
 
 #include <sndfile.h>
 
@@ -108,6 +108,10 @@ Status Writer::Written(int64_t count, size_t expected) {
   }
   written_ += count;
   return OkStatus();
+}
+
+void Writer::UpdateHeader() {
+  if (handle_) sf_command(static_cast<SNDFILE*>(handle_), SFC_UPDATE_HEADER_NOW, nullptr, 0);
 }
 
 Status Writer::Close() {
