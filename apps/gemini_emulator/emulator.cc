@@ -29,7 +29,16 @@ using json = nlohmann::json;
 
 struct GeminiEmulator::Shared {
   Scenario scenario;
-  std::vector<int16_t> reply;
+  // The audio of each reply: replies[i] for scenario.replies[i], or one for scenario.reply.
+  std::vector<std::vector<int16_t>> replies;
+
+  const ReplyScript& ReplyFor(int turn) const {
+    if (scenario.replies.empty()) return scenario.reply;
+    return scenario.replies[std::min<size_t>(std::max(turn, 1) - 1, scenario.replies.size() - 1)];
+  }
+  const std::vector<int16_t>& AudioFor(int turn) const {
+    return replies[std::min<size_t>(std::max(turn, 1) - 1, replies.size() - 1)];
+  }
   mutable std::mutex mutex;
   Stats stats;
   std::set<std::string> issued_handles;
@@ -429,14 +438,16 @@ class SessionLogic {
       std::lock_guard lock(shared_->mutex);
       shared_->stats.replies++;
     }
-    if (!scenario_.bundle) Send({{"serverContent", {{"outputTranscription", {{"text", scenario_.reply.transcript}}}}}});
+    const ReplyScript& script = shared_->ReplyFor(turns_);
+    if (!scenario_.bundle) Send({{"serverContent", {{"outputTranscription", {{"text", script.transcript}}}}}});
     SendChunk();
   }
 
   void SendChunk() {
-    const auto& reply = shared_->reply;
-    const size_t chunk = std::max<size_t>(1, scenario_.reply.chunk.count() * kReplyRate / 1000);
-    const bool burst = scenario_.reply.speed <= 0;
+    const ReplyScript& script = shared_->ReplyFor(turns_);
+    const auto& reply = shared_->AudioFor(turns_);
+    const size_t chunk = std::max<size_t>(1, script.chunk.count() * kReplyRate / 1000);
+    const bool burst = script.speed <= 0;
     do {
       size_t n = std::min(chunk, reply.size() - reply_pos_);
       json content = json::object();
@@ -446,13 +457,13 @@ class SessionLogic {
                                                                         {"data", base64::Encode(bytes)}}}}})}};
       }
       reply_pos_ += n;
-      if (scenario_.bundle && first_chunk_) content["outputTranscription"] = {{"text", scenario_.reply.transcript}};
+      if (scenario_.bundle && first_chunk_) content["outputTranscription"] = {{"text", script.transcript}};
       first_chunk_ = false;
       if (reply_pos_ >= reply.size()) return FinishReply(std::move(content));
       Send({{"serverContent", content}});
     } while (burst);
-    auto interval = std::chrono::microseconds(
-        static_cast<int64_t>(double(scenario_.reply.chunk.count()) * 1000 / scenario_.reply.speed));
+    auto interval =
+        std::chrono::microseconds(static_cast<int64_t>(double(script.chunk.count()) * 1000 / script.speed));
     reply_timer_.expires_after(interval);
     reply_timer_.async_wait([this, self = Self()](beast::error_code ec) {
       if (ec || closed_ || !replying_) return;
@@ -467,7 +478,7 @@ class SessionLogic {
       shared_->stats.replies_completed++;
     }
     json usage = {{"promptTokenCount", 100 * turns_}, {"responseTokenCount", 25}, {"totalTokenCount", 100 * turns_ + 25}};
-    if (!scenario_.reply.end_turn) {
+    if (!shared_->ReplyFor(turns_).end_turn) {
       if (!last_content.empty()) Send({{"serverContent", last_content}});
     } else if (scenario_.bundle) {
       last_content["generationComplete"] = true;
@@ -713,13 +724,16 @@ GeminiEmulator::GeminiEmulator(Scenario scenario, ServerOptions options)
 GeminiEmulator::~GeminiEmulator() { Stop(); }
 
 Status GeminiEmulator::Start() {
-  const auto& reply = shared_->scenario.reply;
-  if (reply.wav.empty()) {
-    shared_->reply = MakeTone(reply.tone_hz, reply.tone_duration);
-  } else {
+  std::vector<ReplyScript> scripts = shared_->scenario.replies;
+  if (scripts.empty()) scripts.push_back(shared_->scenario.reply);
+  for (const auto& reply : scripts) {
+    if (reply.wav.empty()) {
+      shared_->replies.push_back(MakeTone(reply.tone_hz, reply.tone_duration));
+      continue;
+    }
     auto loaded = LoadReplyWav(reply.wav);
     if (!loaded.ok()) return loaded.status();
-    shared_->reply = std::move(loaded).value();
+    shared_->replies.push_back(std::move(loaded).value());
   }
   server_ = std::make_unique<Server>(shared_, options_);
   if (Status s = server_->Listen(options_, port_); !s.ok()) return s;
@@ -744,6 +758,6 @@ Stats GeminiEmulator::stats() const {
   return shared_->stats;
 }
 
-const std::vector<int16_t>& GeminiEmulator::reply_audio() const { return shared_->reply; }
+const std::vector<int16_t>& GeminiEmulator::reply_audio(int turn) const { return shared_->AudioFor(turn); }
 
 }  // namespace voxpipe::emulator

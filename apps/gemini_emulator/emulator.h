@@ -84,8 +84,8 @@ class GeminiEmulator {
   std::string url(const std::string& host = "") const;
 
   Stats stats() const;
-  // The reply the model speaks (24 kHz), as loaded from the WAV or generated.
-  const std::vector<int16_t>& reply_audio() const;
+  // The reply the model speaks at `turn` (24 kHz), as loaded from the WAV or generated.
+  const std::vector<int16_t>& reply_audio(int turn = 1) const;
 
   struct Shared;
 

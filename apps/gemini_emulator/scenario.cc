@@ -54,6 +54,7 @@ void Scenario::Declare(Schema<Scenario>& s) {
   s.Field("api_key", &Scenario::api_key, "Key clients must send ('' accepts any)");
   s.Field("models", &Scenario::models, "Accepted model ids without 'models/' (empty: any)");
   s.Field("reply", &Scenario::reply, "What the model says");
+  s.Field("replies", &Scenario::replies, "What the model says at each turn, in order (the last repeats)");
   s.Field("turn", &Scenario::turn, "How caller turns are detected");
   s.Field("input_transcript", &Scenario::input_transcript, "inputTranscription text for each caller turn");
   s.Field("tool_calls", &Scenario::tool_calls, "Function calls made instead of replying");
@@ -72,9 +73,13 @@ Result<Scenario> ParseScenario(std::string_view yaml, std::string file_name, con
   auto parsed = Schema<Scenario>::Get().Parse(*root);
   if (!parsed.ok()) return parsed.status();
   Scenario scenario = std::move(parsed).value();
-  if (!scenario.reply.wav.empty() && std::filesystem::path(scenario.reply.wav).is_relative()) {
-    scenario.reply.wav = (std::filesystem::path(base_dir) / scenario.reply.wav).lexically_normal().string();
-  }
+  auto resolve = [&](ReplyScript& reply) {
+    if (!reply.wav.empty() && std::filesystem::path(reply.wav).is_relative()) {
+      reply.wav = (std::filesystem::path(base_dir) / reply.wav).lexically_normal().string();
+    }
+  };
+  resolve(scenario.reply);
+  for (auto& reply : scenario.replies) resolve(reply);
   return scenario;
 }
 

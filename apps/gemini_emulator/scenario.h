@@ -2,7 +2,7 @@
 // the same typed options as processors (errors name the file and line).
 //
 //   api_key: test-key            # required x-goog-api-key / ?key= ('' accepts any)
-//   reply:
+//   reply:                       # the same reply every turn, or `replies:` a list, one per turn
 //     wav: ../audio/assistant_visiting_hours_24k.wav   # or a tone when empty
 //     chunk: 40ms                # audio per serverContent message
 //     speed: 8                   # times real time; 0 sends it all at once
@@ -86,6 +86,8 @@ struct Scenario {
   std::string model_prefix = "models/";
   std::vector<std::string> models;  // accepted model ids; empty: any
   ReplyScript reply;
+  // One reply per turn, in order (the last one repeats); empty: `reply` for every turn.
+  std::vector<ReplyScript> replies;
   TurnScript turn;
   std::string input_transcript = "caller speech";
   std::vector<ToolCallScript> tool_calls;

@@ -323,7 +323,10 @@ void GeminiLiveLLM::Process(Frame frame, Direction direction) {
   if (direction == Direction::kUpstream) return PushFrame(std::move(frame), direction);
   if (const auto* audio = frame.As<AudioFrame>()) return OnCallerAudio(frame, *audio);
   if (const auto* key = frame.As<DtmfFrame>()) OnCallerKey(*key);
-  if (const auto* start = frame.As<StartFrame>()) tools_->SetCall(*start);
+  if (const auto* start = frame.As<StartFrame>()) {
+    tools_->SetCall(*start);
+    if (!options_.start_prompt.empty()) SendToModel(gemini::EncodeTextInput(options_.start_prompt));
+  }
   // Text from before the model is the caller's (a browser's send-text).
   if (const auto* text = frame.As<TextFrame>()) return OnCallerText(*text);
   if (frame.Is<EndFrame>()) return OnEnd(std::move(frame));

@@ -92,6 +92,9 @@ void GeminiLiveOptions::Declare(Schema<GeminiLiveOptions>& s) {
   s.Field("session_resumption", &GeminiLiveOptions::session_resumption, "Resume sessions across goAway and drops");
   s.Field("dtmf_text", &GeminiLiveOptions::dtmf_text,
           "Sent to the model as realtimeInput text when the caller presses a key ({digit} is the key; '' = not sent)");
+  s.Field("start_prompt", &GeminiLiveOptions::start_prompt,
+          "Sent to the model as text when the call starts, so that it speaks first (a greeting); '' = it waits "
+          "for the caller");
   s.Field("setup_timeout", &GeminiLiveOptions::setup_timeout, "Time allowed from connect to setupComplete");
   s.Field("turn_complete_timeout", &GeminiLiveOptions::turn_complete_timeout,
           "A model turn with no audio for this long counts as ended");

@@ -79,6 +79,7 @@ struct GeminiLiveOptions {
   GeminiCompressionOptions context_window_compression;
   bool session_resumption = true;
   std::string dtmf_text = "[The caller pressed {digit} on the phone keypad.]";
+  std::string start_prompt;  // sent as text when the call starts, so the model speaks first
   std::chrono::milliseconds setup_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds turn_complete_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds max_buffered_audio{std::chrono::seconds(5)};

@@ -285,14 +285,17 @@ GeminiLiveSession::Sent GeminiLiveSession::Send(std::string message, microsecond
   }
   backlog_.emplace_back(std::move(message), audio);
   backlog_audio_ += audio;
-  while (backlog_audio_ > options_.max_buffered_audio && backlog_.size() > 1) {
+  // The oldest audio goes first; text and tool responses (no audio) are kept.
+  while (backlog_audio_ > options_.max_buffered_audio) {
+    auto oldest = std::find_if(backlog_.begin(), backlog_.end(), [](const auto& m) { return m.second.count() > 0; });
+    if (oldest == backlog_.end() || std::next(oldest) == backlog_.end()) break;
     if (stats_.dropped_audio_us == 0) {
       spdlog::warn("{}: not connected; dropping caller audio older than {} ms", log_id_,
                    options_.max_buffered_audio.count());
     }
-    backlog_audio_ -= backlog_.front().second;
-    stats_.dropped_audio_us += backlog_.front().second.count();
-    backlog_.pop_front();
+    backlog_audio_ -= oldest->second;
+    stats_.dropped_audio_us += oldest->second.count();
+    backlog_.erase(oldest);
   }
   return Sent::kHeld;
 }

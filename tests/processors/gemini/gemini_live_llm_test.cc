@@ -124,6 +124,34 @@ TEST(GeminiLiveLLMTest, KeysTheCallerPressesReachTheModelAsText) {
   EXPECT_TRUE(quiet->stats().texts.empty());
 }
 
+TEST(GeminiLiveLLMTest, StartPromptMakesTheModelSpeakFirstThenEachTurnGetsItsReply) {
+  auto emulator = StartEmulator(R"(
+setup: {delay: 100ms}
+replies:
+  - {tone_hz: 300, tone_duration: 200ms, speed: 0, transcript: "Sutherland General, how can I help?"}
+  - {tone_hz: 500, tone_duration: 300ms, speed: 0, transcript: "Visiting hours are nine to eight."}
+)");
+  ASSERT_TRUE(emulator);
+  ProcessorHarness h(GeminiStage(emulator->url(), "start_prompt: '[The call has started. Greet the caller.]'"),
+                     StreamFormat::Pcm16(16000));
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.Downstream<EndOfTurnFrame>().size() == 1; }));
+  EXPECT_EQ(emulator->stats().texts, std::vector<std::string>{"[The call has started. Greet the caller.]"})
+      << "sent once, held until setupComplete";
+  EXPECT_EQ(h.DownstreamSamples(), emulator->reply_audio(1));
+  SayOneTurn(h);
+  ASSERT_TRUE(h.RunUntil([&] { return h.Downstream<EndOfTurnFrame>().size() == 2; }));
+  auto greeting = emulator->reply_audio(1);
+  auto answer = emulator->reply_audio(2);
+  EXPECT_NE(greeting, answer);
+  greeting.insert(greeting.end(), answer.begin(), answer.end());
+  EXPECT_EQ(h.DownstreamSamples(), greeting);
+  auto transcripts = h.Downstream<TranscriptionFrame>();
+  ASSERT_GE(transcripts.size(), 2u);
+  EXPECT_EQ(transcripts.front().text, "Sutherland General, how can I help?");
+  EXPECT_EQ(transcripts.back().text, "Visiting hours are nine to eight.");
+}
+
 TEST(GeminiLiveLLMTest, BufferIsBoundedKeepingTheNewestAudio) {
   auto emulator = StartEmulator("setup: {delay: 300ms}\nturn: {threshold_dbfs: -1}\n");
   ASSERT_TRUE(emulator);
