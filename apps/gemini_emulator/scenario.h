@@ -13,7 +13,7 @@
 //     after_audio: 0ms           # > 0: reply after this much audio regardless
 //     interrupt_after: 60ms      # speech during a reply → interrupted
 //   input_transcript: "Hi, what are the visiting hours?"
-//   tool_call: {name: lookup, args: {id: 1}, on_turn: 1}
+//   tool_calls: [{name: lookup, args: {id: 1}, on_turn: 1}]
 //   go_away: {after: 1s, time_left: 2s}
 //   close: {after: 200ms, code: 1011, reason: "Internal error occurred.", connections: 1}
 //   setup: {delay: 0ms, close_code: 0, close_reason: ""}

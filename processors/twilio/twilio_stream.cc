@@ -6,6 +6,7 @@
 #include "framework/metrics.h"
 #include "processors/common/base64.h"
 #include "processors/twilio/server/call_control.h"
+#include "processors/twilio/server/call_outcomes.h"
 #include "processors/twilio/server/stream_token.h"
 #include "processors/twilio/server/twiml.h"
 #include "processors/twilio/twilio_input.h"
@@ -103,6 +104,16 @@ void TwilioStream::OnMedia(std::string_view payload) {
 
 void TwilioStream::OnConnectionClosed() {
   if (auto* out = dynamic_cast<TwilioOutput*>(output())) out->OnStreamClosed();
+}
+
+// Left for the after-stream action Twilio requests once we close: only
+// while the caller is still on the line.
+void TwilioStream::OnPipelineEnded(const Status& status) {
+  if (!config_.outcomes || call_id().empty() || ended_remotely()) return;
+  config_.outcomes->Record(call_id(), {!status.ok(), status.ok() ? "" : status.message()});
+  if (status.ok()) return;
+  spdlog::warn("[{}] call failed ({}); fallback: {}", call_id(), status.message(), config_.fallback_action);
+  if (recording()) recording()->Note("fallback", {{"reason", status.message()}, {"action", config_.fallback_action}});
 }
 
 bool TwilioStream::HangUp() {

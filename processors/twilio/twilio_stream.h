@@ -18,6 +18,7 @@
 namespace voxpipe::twilio {
 
 class CallControl;
+class CallOutcomes;
 class StreamTokens;
 
 // What a stream needs from the server that accepted it, beyond the line.
@@ -25,6 +26,8 @@ struct TwilioStreamConfig {
   std::shared_ptr<CallControl> control;   // null when REST credentials are not configured
   std::shared_ptr<StreamTokens> tokens;   // checks `token` against the CallSid of `start`
   std::string token;                      // from the stream's URL
+  std::shared_ptr<CallOutcomes> outcomes;  // where the call's ending is left for the after-stream action
+  std::string fallback_action;            // what a failed call gets, for logs and the recording
 };
 
 class TwilioStream : public TransportSession {
@@ -44,6 +47,7 @@ class TwilioStream : public TransportSession {
  protected:
   void OnMessage(std::string_view text, bool binary) override;
   void OnConnectionClosed() override;
+  void OnPipelineEnded(const Status& status) override;
 
  private:
   void OnStart(const TwilioStart& start);

@@ -7,6 +7,7 @@
 #include "framework/logging.h"
 #include "framework/metrics.h"
 #include "processors/twilio/server/call_control.h"
+#include "processors/twilio/server/call_outcomes.h"
 #include "processors/twilio/server/stream_token.h"
 #include "processors/twilio/server/twiml.h"
 #include "processors/twilio/twilio_stream.h"
@@ -19,6 +20,7 @@ using server::HttpResponse;
 namespace {
 
 constexpr std::string_view kStreamPath = "/twilio/stream";
+constexpr std::string_view kAfterStreamPath = "/twilio/after-stream";
 
 bool IsInstanceName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -67,6 +69,13 @@ void TwilioServerOptions::Declare(Schema<TwilioServerOptions>& s) {
   s.Field("stream_secret", &O::stream_secret,
           "Secret that signs stream tokens, the same on every instance behind one balancer; empty: the auth "
           "token, else random per process");
+  s.Field("fallback", &O::fallback,
+          "When a call's pipeline fails (the model cannot be reached, fails, runs out of reconnects; shutdown "
+          "under the call), the caller hears fallback_message and goes to fallback_transfer, through the "
+          "<Connect action> Twilio requests when the stream closes; false: the call just ends");
+  s.Field("fallback_message", &O::fallback_message, "Said to a caller whose call failed; empty for none");
+  s.Field("fallback_transfer", &O::fallback_transfer,
+          "Number or SIP URI a failed call is transferred to (the front desk); empty: hang up after the message");
   s.Check([](const O& o) -> std::string {
     if (std::string problem = CheckPublicUrl(o.public_url); !problem.empty()) return problem;
     if (!o.instance.empty() && !IsInstanceName(o.instance)) {
@@ -120,6 +129,7 @@ TwilioServer::TwilioServer(const Options& options, ServiceEnv env)
   std::string secret = !options_.stream_secret.empty() ? options_.stream_secret : options_.auth_token;
   tokens_ = std::make_shared<StreamTokens>(
       secret, std::chrono::duration_cast<std::chrono::seconds>(options_.stream_token_ttl));
+  outcomes_ = std::make_shared<CallOutcomes>();
 }
 
 TwilioServer::~TwilioServer() = default;
@@ -128,6 +138,7 @@ void TwilioServer::AddRoutes(server::HttpServer& http) {
   http.Handle("POST", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
   http.Handle("GET", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
   http.Handle("POST", "/twilio/status", [this](const HttpRequest& r) { return StatusCallback(r); });
+  http.Handle("POST", AfterStreamPath(), [this](const HttpRequest& r) { return AfterStream(r); });
   http.HandleWebSocket(std::string(kStreamPath), {
       .admit = [this](const HttpRequest& r) { return AdmitStream(r); },
       .open = [this](std::shared_ptr<server::WebSocketConnection> c, const HttpRequest& r) { OpenStream(std::move(c), r); },
@@ -148,6 +159,9 @@ void TwilioServer::OnListening() {
   } else {
     spdlog::info("signatures: required (auth token {})", Redact(options_.auth_token));
   }
+  spdlog::info("fallback when a call fails: {}", !options_.fallback ? "off"
+               : options_.fallback_transfer.empty() ? "apologise and hang up"
+                                                    : "apologise and transfer to " + MaskPhoneNumber(options_.fallback_transfer));
   spdlog::info("call control (hang up, transfer): {}",
                control_ ? "enabled via " + options_.api_base : "off (needs account_sid and auth_token)");
   if (!options_.instance.empty()) spdlog::info("instance '{}': streams at /twilio/stream/i/{}/…", options_.instance,
@@ -163,6 +177,12 @@ namespace {
 MetricCounter& WebhookCounter(const std::string& result) {
   return Metrics::Global().Counter("voxpipe_twilio_webhooks_total", "Voice and status webhooks, by result",
                                    {{"result", result}});
+}
+
+MetricCounter& FallbackCounter(const std::string& reason) {
+  return Metrics::Global().Counter("voxpipe_twilio_fallbacks_total",
+                                   "Calls that got the fallback TwiML (apology, transfer or hang-up), by reason",
+                                   {{"reason", reason}});
 }
 
 std::string FirstValue(const std::string& header) {
@@ -264,7 +284,53 @@ HttpResponse TwilioServer::Voice(const HttpRequest& request) {
   stream_url += tokens_->Issue(call_sid);
   WebhookCounter("ok").Increment();
   spdlog::info("voice webhook: call {} from {} to {}", call_sid, MaskPhoneNumber(from), MaskPhoneNumber(to));
-  return HttpResponse::Xml(200, ConnectStreamTwiml(options_.greeting, say, stream_url, stream_params));
+  return HttpResponse::Xml(200, ConnectStreamTwiml(options_.greeting, say, stream_url, stream_params,
+                                                   options_.fallback ? base + AfterStreamPath() : ""));
+}
+
+std::string TwilioServer::AfterStreamPath() const {
+  std::string path(kAfterStreamPath);
+  if (!options_.instance.empty()) path += "/i/" + options_.instance;
+  return path;
+}
+
+std::string TwilioServer::FallbackTwiml() const {
+  SayOptions say{options_.voice, options_.language};
+  if (options_.fallback_transfer.empty()) return SayAndHangUpTwiml(options_.fallback_message, say);
+  return DialTwiml(options_.fallback_message, say, options_.fallback_transfer);
+}
+
+std::string TwilioServer::FallbackAction() const {
+  if (!options_.fallback) return "none";
+  return options_.fallback_transfer.empty() ? "hang up" : "transfer to " + MaskPhoneNumber(options_.fallback_transfer);
+}
+
+// Twilio asks what to do once a call's stream has closed. Answered even
+// while draining: the calls it is about were taken before.
+HttpResponse TwilioServer::AfterStream(const HttpRequest& request) {
+  FormParams params = server::ParseForm(request.body);
+  if (!SignatureValid(request, PublicBase(request) + request.target, params)) {
+    WebhookCounter("forbidden").Increment();
+    LogEvery(std::chrono::seconds(1), spdlog::level::warn, "after_stream_forbidden",
+             "after-stream request from {}: missing or invalid X-Twilio-Signature", request.remote);
+    return HttpResponse::Text(403, "invalid signature\n");
+  }
+  std::string call_sid = Param(params, "CallSid");
+  if (call_sid.empty() || call_sid.size() > 64) {
+    WebhookCounter("bad_request").Increment();
+    return HttpResponse::Text(400, "no CallSid\n");
+  }
+  WebhookCounter("after_stream").Increment();
+  std::optional<CallOutcome> outcome = outcomes_->Take(call_sid);
+  if (outcome && !outcome->failed) return HttpResponse::Xml(200, HangUpTwiml());
+  // No record: the stream never started here (the upgrade failed, the
+  // instance that ran it is gone). The caller is still on the line.
+  std::string reason = outcome ? "pipeline_failed" : "no_stream";
+  FallbackCounter(reason).Increment();
+  spdlog::warn("[{}] {}: the caller gets the fallback ({})", call_sid,
+               outcome ? "the call failed: " + outcome->reason : "no stream ran for this call here", FallbackAction());
+  if (!options_.fallback) return HttpResponse::Xml(200, HangUpTwiml());
+  return HttpResponse::Xml(200, FallbackTwiml());
 }
 
 HttpResponse TwilioServer::StatusCallback(const HttpRequest& request) {
@@ -314,7 +380,7 @@ std::optional<HttpResponse> TwilioServer::AdmitStream(const HttpRequest& request
 }
 
 void TwilioServer::OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const HttpRequest& request) {
-  TwilioStreamConfig config{control_, tokens_, ParseStreamPath(request.path).token};
+  TwilioStreamConfig config{control_, tokens_, ParseStreamPath(request.path).token, outcomes_, FallbackAction()};
   OpenSession(std::make_shared<TwilioStream>(std::move(connection), shared_line(), std::move(config)));
 }
 

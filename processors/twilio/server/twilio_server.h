@@ -4,7 +4,9 @@
 // POST /twilio/voice (the number's webhook: TwiML that connects the call to
 // a media stream whose URL carries a per-call token, see stream_token.h),
 // POST /twilio/status (status callbacks), WS /twilio/stream/… (Twilio Media
-// Streams: one TwilioStream and pipeline instance per call), and
+// Streams: one TwilioStream and pipeline instance per call), POST
+// /twilio/after-stream (the <Connect action>: hang up, or the fallback when
+// the call's pipeline failed), and
 // nothing else: the calls and metrics are on the admin listener
 // (framework/server/admin_server.h), never on the port Twilio reaches. With
 // an auth token every webhook and stream upgrade must carry a valid
@@ -20,6 +22,7 @@
 //     api_base: ${TWILIO_API_BASE:-https://api.twilio.com}
 //     greeting: Connecting you now.
 //     max_calls: 100
+//     fallback_transfer: ${TRANSFER_NUMBER:-}   # who takes a call when the model fails
 #pragma once
 
 #include <map>
@@ -33,6 +36,7 @@
 namespace voxpipe::twilio {
 
 class CallControl;
+class CallOutcomes;
 class StreamTokens;
 
 struct TwilioServerOptions : CallServerOptions {
@@ -49,6 +53,10 @@ struct TwilioServerOptions : CallServerOptions {
   std::string instance;  // names this instance in stream URLs, for a balancer
   std::chrono::milliseconds stream_token_ttl{std::chrono::minutes(2)};
   std::string stream_secret;  // signs stream tokens; empty: the auth token, else random per process
+  // When a call's stream ends in failure (call_outcomes.h).
+  bool fallback = true;
+  std::string fallback_message = "I'm sorry, our assistant isn't available right now.";
+  std::string fallback_transfer;  // a number or SIP URI; empty: hang up after the message
 
   static void Declare(Schema<TwilioServerOptions>& s);
 };
@@ -69,6 +77,10 @@ class TwilioServer : public CallServer {
 
   server::HttpResponse Voice(const server::HttpRequest& request);
   server::HttpResponse StatusCallback(const server::HttpRequest& request);
+  server::HttpResponse AfterStream(const server::HttpRequest& request);
+  std::string AfterStreamPath() const;
+  std::string FallbackTwiml() const;
+  std::string FallbackAction() const;  // for logs: "transfer to +1******0123"
   std::optional<server::HttpResponse> AdmitStream(const server::HttpRequest& request);
   void OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const server::HttpRequest& request);
 
@@ -79,6 +91,7 @@ class TwilioServer : public CallServer {
   Options options_;
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<StreamTokens> tokens_;
+  std::shared_ptr<CallOutcomes> outcomes_;
 };
 
 }  // namespace voxpipe::twilio

@@ -38,11 +38,14 @@ std::string Say(std::string_view text, const SayOptions& say) {
 }  // namespace
 
 std::string ConnectStreamTwiml(std::string_view greeting, const SayOptions& say, std::string_view stream_url,
-                               const std::vector<std::pair<std::string, std::string>>& parameters) {
+                               const std::vector<std::pair<std::string, std::string>>& parameters,
+                               std::string_view action) {
   std::string xml(kHeader);
   xml += "<Response>\n";
   xml += Say(greeting, say);
-  xml += fmt::format("  <Connect>\n    <Stream url=\"{}\">\n", XmlEscape(stream_url));
+  xml += action.empty() ? std::string("  <Connect>\n")
+                        : fmt::format("  <Connect action=\"{}\">\n", XmlEscape(action));
+  xml += fmt::format("    <Stream url=\"{}\">\n", XmlEscape(stream_url));
   for (const auto& [name, value] : parameters) {
     xml += fmt::format("      <Parameter name=\"{}\" value=\"{}\"/>\n", XmlEscape(name), XmlEscape(value));
   }
@@ -54,12 +57,14 @@ std::string SayAndHangUpTwiml(std::string_view message, const SayOptions& say) {
   return fmt::format("{}<Response>\n{}  <Hangup/>\n</Response>\n", kHeader, Say(message, say));
 }
 
+std::string HangUpTwiml() { return fmt::format("{}<Response><Hangup/></Response>\n", kHeader); }
+
 std::string DialTwiml(std::string_view message, const SayOptions& say, std::string_view target,
                       std::string_view caller_id) {
   std::string dial = caller_id.empty() ? "<Dial>" : fmt::format("<Dial callerId=\"{}\">", XmlEscape(caller_id));
   bool sip = target.substr(0, 4) == "sip:";
   std::string noun = sip ? fmt::format("<Sip>{}</Sip>", XmlEscape(target)) : std::string(XmlEscape(target));
-  return fmt::format("<Response>{}{}{}</Dial></Response>", Say(message, say), dial, noun);
+  return fmt::format("{}<Response>\n{}  {}{}</Dial>\n</Response>\n", kHeader, Say(message, say), dial, noun);
 }
 
 }  // namespace voxpipe::twilio

@@ -16,13 +16,17 @@ struct SayOptions {
 };
 
 // <Say> (when `greeting` is not empty), then <Connect><Stream url> with a
-// <Parameter> per entry. Nothing follows </Connect>, so closing the stream
-// ends the call.
+// <Parameter> per entry. Nothing follows </Connect>: when the stream closes,
+// Twilio requests `action` (an absolute URL; empty: none, the call ends).
 std::string ConnectStreamTwiml(std::string_view greeting, const SayOptions& say, std::string_view stream_url,
-                               const std::vector<std::pair<std::string, std::string>>& parameters);
+                               const std::vector<std::pair<std::string, std::string>>& parameters,
+                               std::string_view action = {});
 
 // <Say> then <Hangup/>: refusals such as "all lines busy".
 std::string SayAndHangUpTwiml(std::string_view message, const SayOptions& say);
+
+// <Hangup/> alone.
+std::string HangUpTwiml();
 
 // Optional <Say>, then <Dial> to `target` (a number, or a SIP URI).
 std::string DialTwiml(std::string_view message, const SayOptions& say, std::string_view target,

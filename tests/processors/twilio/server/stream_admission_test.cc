@@ -32,7 +32,7 @@ TEST(StreamAdmissionTest, AStreamWithoutTheWebhooksTokenIsRefused) {
   ServerRunner runner("");
   ASSERT_TRUE(runner.status().ok());
   std::string base = "ws://127.0.0.1:" + std::to_string(runner.server().port());
-  for (const std::string& path : {"/twilio/stream", "/twilio/stream/", "/twilio/stream/1.AAAA",
+  for (const char* path : {"/twilio/stream", "/twilio/stream/", "/twilio/stream/1.AAAA",
                                   "/twilio/stream/99999999999.AAAAAAAAAAAAAAAAAAAAAAAA", "/twilio/stream/a/b"}) {
     RawStream stream(runner, base + path);
     EXPECT_FALSE(stream.WaitOpen()) << path;
