@@ -187,6 +187,25 @@ std::vector<const Stage*> PipelineTemplate::Flatten() const {
   return all;
 }
 
+bool PipelineTemplate::can_prewarm() const {
+  for (const Stage* stage : Flatten()) {
+    if (stage->type->prewarm) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<EarlyResources> PipelineTemplate::Prewarm(const PipelineContext::Executor& executor,
+                                                          const std::string& call_id, const CallValues& values) const {
+  auto resources = std::make_shared<EarlyResources>();
+  for (const Stage* stage : Flatten()) {
+    if (!stage->type->prewarm) continue;
+    std::shared_ptr<const void> bound = stage->type->bind(stage->options.get(), values);
+    const void* options = bound ? bound.get() : stage->options.get();
+    if (auto resource = stage->type->prewarm(options, executor, call_id)) resources->Add(stage->name, std::move(resource));
+  }
+  return resources;
+}
+
 namespace {
 
 std::string DotEscape(std::string_view text) {

@@ -15,6 +15,7 @@
 
 #include "framework/call_values.h"
 #include "framework/config.h"
+#include "framework/early_resources.h"
 #include "framework/pipeline_context.h"
 #include "framework/processor.h"
 #include "framework/registry.h"
@@ -49,6 +50,12 @@ class PipelineTemplate {
   std::vector<const Stage*> Flatten() const;
   // The graph in Graphviz DOT, with the format on each link.
   std::string ToDot() const;
+  // Opens the early resources of every stage that has them, for the call
+  // `call_id` on `executor` (its loop), with the call's values in their
+  // options; call it on that loop.
+  std::shared_ptr<EarlyResources> Prewarm(const PipelineContext::Executor& executor, const std::string& call_id,
+                                          const CallValues& values) const;
+  bool can_prewarm() const;
 
  private:
   std::string name_;

@@ -13,6 +13,8 @@
 //   static constexpr const char* kServer = "twilio";  // needs `server: {type: twilio}`
 //   static Status Prepare(Options&, const ConfigNode& stage);  // completes options when the
 //       pipeline is built: reads the files they name, applies defaults; errors name the field's line
+//   static std::shared_ptr<EarlyResource> Prewarm(const Options&, PipelineContext::Executor, const std::string&);
+//       opens what the processor needs before its call's pipeline exists (early_resources.h)
 //
 // Registration runs from a static initializer. Built-in processors are
 // compiled into an OBJECT library that is linked whole into every binary,
@@ -30,7 +32,9 @@
 
 #include "framework/call_values.h"
 #include "framework/config.h"
+#include "framework/early_resources.h"
 #include "framework/options.h"
+#include "framework/pipeline_context.h"
 #include "framework/processor.h"
 #include "framework/status.h"
 #include "framework/stream_format.h"
@@ -63,6 +67,11 @@ struct ProcessorType {
   // The options with a call's values ({call_sid}, {date}...) in their
   // strings, or null when they have none to take.
   std::function<std::shared_ptr<const void>(const void* options, const CallValues& values)> bind;
+  // Opens the processor's early resource for a call (early_resources.h),
+  // when the class has a static Prewarm; null otherwise.
+  std::function<std::shared_ptr<EarlyResource>(const void* options, const PipelineContext::Executor& executor,
+                                               const std::string& call_id)>
+      prewarm;
 };
 
 class ServiceType;
@@ -110,6 +119,13 @@ struct RequiredServer<T, std::void_t<decltype(T::kServer)>> {
 };
 
 template <typename T, typename = void>
+struct HasPrewarm : std::false_type {};
+template <typename T>
+struct HasPrewarm<T, std::void_t<decltype(T::Prewarm(std::declval<const typename T::Options&>(),
+                                                     std::declval<const PipelineContext::Executor&>(),
+                                                     std::declval<const std::string&>()))>> : std::true_type {};
+
+template <typename T, typename = void>
 struct HasPrepare : std::false_type {};
 template <typename T>
 struct HasPrepare<T, std::void_t<decltype(T::Prepare(std::declval<typename T::Options&>(), std::declval<const ConfigNode&>()))>>
@@ -141,6 +157,11 @@ void FillProcessor(ProcessorType& type) {
         *bound, [&values](std::string& text) { return ExpandCallValues(text, values); });
     return replaced > 0 ? bound : nullptr;
   };
+  if constexpr (HasPrewarm<T>::value) {
+    type.prewarm = [](const void* options, const PipelineContext::Executor& executor, const std::string& call_id) {
+      return T::Prewarm(*static_cast<const Options*>(options), executor, call_id);
+    };
+  }
 }
 
 }  // namespace registry_detail

@@ -97,8 +97,15 @@ void TransportSession::CloseStream(const std::string& reason, int code) {
   if (connection_->is_open()) connection_->Close(reason, code);
 }
 
-bool TransportSession::StartPipeline(StartFrame start, const CallInfo& info) {
+bool TransportSession::StartPipeline(StartFrame start, const CallInfo& info, std::shared_ptr<EarlyResources> early) {
   call_id_ = info.id;
+  // Whatever no processor takes, also when the call is refused.
+  struct CloseLeftovers {
+    std::shared_ptr<EarlyResources> early;
+    ~CloseLeftovers() {
+      if (early) early->CloseAll();
+    }
+  } leftovers{early};
   if (line_->on_begin && !line_->on_begin(*this)) {
     StreamErrors(carrier(), "refused").Increment();
     CloseStream("server full or draining", 1013);
@@ -122,6 +129,7 @@ bool TransportSession::StartPipeline(StartFrame start, const CallInfo& info) {
   values["carrier"] = carrier();
   instance_ = PipelineInstance::Create(line_->pipeline(), executor(), call_id_, &values);
   instance_->context().Provide(shared_from_this());
+  if (early) instance_->context().Provide(std::move(early));
   if (line_->observers) {
     for (auto& o : line_->observers()) instance_->context().AddObserver(std::move(o));
   }

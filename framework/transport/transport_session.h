@@ -26,6 +26,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "framework/early_resources.h"
 #include "framework/pipeline.h"
 #include "framework/server/websocket_connection.h"
 #include "framework/transport/call_recording.h"
@@ -120,7 +121,9 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   // Starts the pipeline for the call `info` describes. False, with the
   // connection closing, when the call cannot be taken: the server refused it
   // (full, draining) or the registry has a live call with this id.
-  bool StartPipeline(StartFrame start, const CallInfo& info);
+  // `early`: what the server opened for the call before it connected
+  // (early_calls.h); the processors take theirs, the rest is closed.
+  bool StartPipeline(StartFrame start, const CallInfo& info, std::shared_ptr<EarlyResources> early = nullptr);
   // Malformed or unusable input from the client.
   void BadMessage(std::string_view kind, std::string_view detail);
   // Media arrived: the call is alive.

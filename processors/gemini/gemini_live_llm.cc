@@ -86,17 +86,49 @@ GeminiLiveLLM::~GeminiLiveLLM() { Shutdown(); }
 
 std::string GeminiLiveLLM::log_id() const { return fmt::format("[{}] {}", context().call_id(), name()); }
 
-Status GeminiLiveLLM::Open() {
-  auto url = ParseUrl(options_.url);
+namespace {
+
+// What Open() needs before anything connects: a usable URL and key, and the
+// TLS context when a CA file is given (null: the default).
+Result<TlsContextPtr> CheckConnectable(const GeminiLiveOptions& options) {
+  auto url = ParseUrl(options.url);
   if (!url.ok()) return Status::Error(fmt::format("url: {}", url.message()));
-  if (options_.api_key.empty() && url->host == "generativelanguage.googleapis.com") {
+  if (options.api_key.empty() && url->host == "generativelanguage.googleapis.com") {
     return Status::Error("no API key: set GEMINI_API_KEY or the api_key option");
   }
-  if (!options_.ca_file.empty()) {
-    auto tls = MakeTlsClientContext({.ca_file = options_.ca_file});
-    if (!tls.ok()) return tls.status();
-    tls_ = *tls;
-  }
+  if (options.ca_file.empty()) return TlsContextPtr{};
+  return MakeTlsClientContext({.ca_file = options.ca_file});
+}
+
+// A model session opened ahead of its call, waiting for GeminiLiveLLM::Open().
+struct EarlyGeminiSession : EarlyResource {
+  explicit EarlyGeminiSession(std::shared_ptr<GeminiLiveSession> s) : session(std::move(s)) {}
+  void Close() override { session->Close(); }
+  std::shared_ptr<GeminiLiveSession> session;
+};
+
+MetricCounter& EarlySessions(const std::string& result) {
+  return Metrics::Global().Counter("voxpipe_gemini_early_sessions_total",
+                                   "Model sessions opened before their call's pipeline, by what became of them",
+                                   {{"result", result}});
+}
+
+}  // namespace
+
+std::shared_ptr<EarlyResource> GeminiLiveLLM::Prewarm(const Options& options, const PipelineContext::Executor& executor,
+                                                      const std::string& call_id) {
+  auto tls = CheckConnectable(options);
+  if (!tls.ok()) return nullptr;  // Open() reports it
+  auto session = GeminiLiveSession::Create(executor, options, *tls, fmt::format("[{}] GeminiLiveLLM (early)", call_id));
+  session->Connect();
+  EarlySessions("opened").Increment();
+  return std::make_shared<EarlyGeminiSession>(std::move(session));
+}
+
+Status GeminiLiveLLM::Open() {
+  auto tls = CheckConnectable(options_);
+  if (!tls.ok()) return tls.status();
+  tls_ = *tls;
   const auto& executor = context().executor();
   turn_timer_ = std::make_unique<boost::asio::steady_timer>(executor);
   end_timer_ = std::make_unique<boost::asio::steady_timer>(executor);
@@ -108,9 +140,22 @@ Status GeminiLiveLLM::Open() {
           .turn_open = [this] { return turn_open_; },
           .end_call = [this] { OnEndCall(); },
       });
-  session_ = GeminiLiveSession::Create(executor, options_, tls_, log_id());
+  if (auto early = context().Find<EarlyResources>()) {
+    if (auto adopted = early->Take<EarlyGeminiSession>(name())) {
+      if (!adopted->session->failed()) {
+        session_ = std::move(adopted->session);
+        EarlySessions("adopted").Increment();
+        spdlog::debug("{}: adopting the model session opened at the webhook", log_id());
+      } else {
+        adopted->Close();
+        EarlySessions("failed").Increment();
+      }
+    }
+  }
+  bool adopted = session_ != nullptr;
+  if (!adopted) session_ = GeminiLiveSession::Create(executor, options_, tls_, log_id());
   session_->SetEvents(SessionEvents());
-  session_->Connect();
+  if (!adopted) session_->Connect();
   return OkStatus();
 }
 

@@ -65,6 +65,10 @@ class GeminiLiveLLM : public Processor {
   // URL when the pipeline is built, so `voxpipe check` finds what every
   // call would trip on.
   static Status Prepare(Options& options, const ConfigNode& stage);
+  // Opens the call's model session before its pipeline exists (a server
+  // that knows of the call early: Twilio's webhook); Open() adopts it.
+  static std::shared_ptr<EarlyResource> Prewarm(const Options& options, const PipelineContext::Executor& executor,
+                                                const std::string& call_id);
 
   explicit GeminiLiveLLM(const Options& options);
   ~GeminiLiveLLM() override;

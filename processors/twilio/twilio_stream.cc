@@ -85,7 +85,7 @@ void TwilioStream::OnStart(const TwilioStart& start) {
   frame.metadata["from"] = param("From");
   frame.metadata["to"] = param("To");
   CallInfo info{start.call_sid, "twilio", frame.metadata["from"], frame.metadata["to"], stream_sid_};
-  if (!StartPipeline(std::move(frame), info)) return;
+  if (!StartPipeline(std::move(frame), info, std::move(config_.early))) return;
   spdlog::info("[{}] stream {} started (from {} to {})", call_id(), stream_sid_, MaskPhoneNumber(info.from),
                MaskPhoneNumber(info.to));
 }
@@ -103,6 +103,7 @@ void TwilioStream::OnMedia(std::string_view payload) {
 }
 
 void TwilioStream::OnConnectionClosed() {
+  if (config_.early) config_.early->CloseAll();  // the stream never started
   if (auto* out = dynamic_cast<TwilioOutput*>(output())) out->OnStreamClosed();
 }
 

@@ -22,6 +22,31 @@ namespace {
 constexpr std::string_view kStreamPath = "/twilio/stream";
 constexpr std::string_view kAfterStreamPath = "/twilio/after-stream";
 
+// The stream path below /twilio/stream: "/i/INSTANCE/TOKEN", "/TOKEN" or "".
+struct StreamPath {
+  std::string instance;
+  std::string token;
+  bool valid = true;
+};
+
+StreamPath ParseStreamPath(std::string_view path) {
+  std::string_view rest = path.substr(kStreamPath.size());
+  StreamPath out;
+  if (rest.empty() || rest == "/") return out;
+  rest.remove_prefix(1);
+  if (rest.substr(0, 2) == "i/") {
+    rest.remove_prefix(2);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return {.valid = false};
+    out.instance = std::string(rest.substr(0, slash));
+    rest.remove_prefix(slash + 1);
+  }
+  if (rest.empty() || rest.find('/') != std::string_view::npos) return {.valid = false};
+  out.token = std::string(rest);
+  return out;
+}
+
+
 bool IsInstanceName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
@@ -76,6 +101,13 @@ void TwilioServerOptions::Declare(Schema<TwilioServerOptions>& s) {
   s.Field("fallback_message", &O::fallback_message, "Said to a caller whose call failed; empty for none");
   s.Field("fallback_transfer", &O::fallback_transfer,
           "Number or SIP URI a failed call is transferred to (the front desk); empty: hang up after the message");
+  s.Field("prewarm", &O::prewarm,
+          "Open the call's model session when the voice webhook arrives, so the caller does not wait for it "
+          "once the stream starts");
+  s.Field("prewarm_timeout", &O::prewarm_timeout, "How long an early session waits for its call's stream")
+      .Range(100, 600 * 1000.0);
+  s.Field("max_prewarmed", &O::max_prewarmed, "Early sessions open at a time, at most (more webhooks get none)")
+      .Range(0, 100000);
   s.Check([](const O& o) -> std::string {
     if (std::string problem = CheckPublicUrl(o.public_url); !problem.empty()) return problem;
     if (!o.instance.empty() && !IsInstanceName(o.instance)) {
@@ -130,9 +162,21 @@ TwilioServer::TwilioServer(const Options& options, ServiceEnv env)
   tokens_ = std::make_shared<StreamTokens>(
       secret, std::chrono::duration_cast<std::chrono::seconds>(options_.stream_token_ttl));
   outcomes_ = std::make_shared<CallOutcomes>();
+  if (options_.prewarm && options_.max_prewarmed > 0 && CallServer::env().runtime) {
+    early_ = std::make_shared<EarlyCalls>(options_.max_prewarmed, options_.prewarm_timeout);
+  }
 }
 
-TwilioServer::~TwilioServer() = default;
+TwilioServer::~TwilioServer() {
+  if (early_) early_->CloseAll();
+}
+
+void TwilioServer::Drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  if (early_) early_->CloseAll();
+  CallServer::Drain(grace, std::move(done));
+}
+
+int TwilioServer::prewarmed() const { return early_ ? early_->open() : 0; }
 
 void TwilioServer::AddRoutes(server::HttpServer& http) {
   http.Handle("POST", "/twilio/voice", [this](const HttpRequest& r) { return Voice(r); });
@@ -141,6 +185,8 @@ void TwilioServer::AddRoutes(server::HttpServer& http) {
   http.Handle("POST", AfterStreamPath(), [this](const HttpRequest& r) { return AfterStream(r); });
   http.HandleWebSocket(std::string(kStreamPath), {
       .admit = [this](const HttpRequest& r) { return AdmitStream(r); },
+      // A prewarmed call's stream goes to the loop its model session is on.
+      .place = [this](const HttpRequest& r) { return early_ ? early_->LoopOf(ParseStreamPath(r.path).token) : nullptr; },
       .open = [this](std::shared_ptr<server::WebSocketConnection> c, const HttpRequest& r) { OpenStream(std::move(c), r); },
       .prefix = true,
   });
@@ -205,30 +251,6 @@ std::string ToWebSocketScheme(const std::string& base) {
   return base;
 }
 
-// The stream path below /twilio/stream: "/i/INSTANCE/TOKEN", "/TOKEN" or "".
-struct StreamPath {
-  std::string instance;
-  std::string token;
-  bool valid = true;
-};
-
-StreamPath ParseStreamPath(std::string_view path) {
-  std::string_view rest = path.substr(kStreamPath.size());
-  StreamPath out;
-  if (rest.empty() || rest == "/") return out;
-  rest.remove_prefix(1);
-  if (rest.substr(0, 2) == "i/") {
-    rest.remove_prefix(2);
-    size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return {.valid = false};
-    out.instance = std::string(rest.substr(0, slash));
-    rest.remove_prefix(slash + 1);
-  }
-  if (rest.empty() || rest.find('/') != std::string_view::npos) return {.valid = false};
-  out.token = std::string(rest);
-  return out;
-}
-
 }  // namespace
 
 std::string TwilioServer::PublicBase(const HttpRequest& request) const {
@@ -281,7 +303,14 @@ HttpResponse TwilioServer::Voice(const HttpRequest& request) {
   for (const auto& kv : options_.parameters) stream_params.push_back(kv);
   std::string stream_url = ToWebSocketScheme(base) + std::string(kStreamPath) + "/";
   if (!options_.instance.empty()) stream_url += "i/" + options_.instance + "/";
-  stream_url += tokens_->Issue(call_sid);
+  std::string token = tokens_->Issue(call_sid);
+  stream_url += token;
+  if (early_ && line().pipeline()->can_prewarm()) {
+    StartFrame start{call_sid, {{"call_sid", call_sid}, {"from", from}, {"to", to}}};
+    CallValues values = CallValuesFor(start);
+    values["carrier"] = "twilio";
+    early_->Open(token, env().runtime->LeastLoaded(), line().pipeline(), call_sid, std::move(values));
+  }
   WebhookCounter("ok").Increment();
   spdlog::info("voice webhook: call {} from {} to {}", call_sid, MaskPhoneNumber(from), MaskPhoneNumber(to));
   return HttpResponse::Xml(200, ConnectStreamTwiml(options_.greeting, say, stream_url, stream_params,
@@ -380,7 +409,9 @@ std::optional<HttpResponse> TwilioServer::AdmitStream(const HttpRequest& request
 }
 
 void TwilioServer::OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const HttpRequest& request) {
-  TwilioStreamConfig config{control_, tokens_, ParseStreamPath(request.path).token, outcomes_, FallbackAction()};
+  std::string token = ParseStreamPath(request.path).token;
+  std::shared_ptr<EarlyResources> early = early_ ? early_->Take(token) : nullptr;
+  TwilioStreamConfig config{control_, tokens_, token, outcomes_, FallbackAction(), std::move(early)};
   OpenSession(std::make_shared<TwilioStream>(std::move(connection), shared_line(), std::move(config)));
 }
 

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "framework/transport/call_server.h"
+#include "framework/transport/early_calls.h"
 #include "processors/twilio/server/signature.h"
 
 namespace voxpipe::twilio {
@@ -57,6 +58,10 @@ struct TwilioServerOptions : CallServerOptions {
   bool fallback = true;
   std::string fallback_message = "I'm sorry, our assistant isn't available right now.";
   std::string fallback_transfer;  // a number or SIP URI; empty: hang up after the message
+  // Open the call's model session when the webhook arrives (early_calls.h).
+  bool prewarm = true;
+  std::chrono::milliseconds prewarm_timeout{std::chrono::seconds(15)};
+  int max_prewarmed = 50;
 
   static void Declare(Schema<TwilioServerOptions>& s);
 };
@@ -69,6 +74,9 @@ class TwilioServer : public CallServer {
 
   TwilioServer(const Options& options, ServiceEnv env);
   ~TwilioServer() override;
+
+  void Drain(std::chrono::milliseconds grace, std::function<void()> done) override;
+  int prewarmed() const;
 
  private:
   void AddRoutes(server::HttpServer& http) override;
@@ -92,6 +100,7 @@ class TwilioServer : public CallServer {
   std::shared_ptr<CallControl> control_;
   std::shared_ptr<StreamTokens> tokens_;
   std::shared_ptr<CallOutcomes> outcomes_;
+  std::shared_ptr<EarlyCalls> early_;  // null when prewarm is off
 };
 
 }  // namespace voxpipe::twilio
