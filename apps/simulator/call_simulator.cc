@@ -76,6 +76,7 @@ std::string Attribute(std::string_view tag, std::string_view name) {
 }
 
 struct Twiml {
+  std::string action;  // <Connect action>
   std::string say;
   std::string stream_url;
   std::vector<std::pair<std::string, std::string>> parameters;
@@ -90,6 +91,10 @@ Result<Twiml> ParseTwiml(std::string_view xml) {
     if (open_end != std::string_view::npos && close != std::string_view::npos && open_end < close) {
       out.say = XmlUnescape(xml.substr(open_end + 1, close - open_end - 1));
     }
+  }
+  if (size_t connect = xml.find("<Connect"); connect != std::string_view::npos) {
+    size_t end = xml.find('>', connect);
+    if (end != std::string_view::npos) out.action = Attribute(xml.substr(connect, end - connect), "action");
   }
   size_t stream = xml.find("<Stream");
   if (stream == std::string_view::npos) return Status::Error("the TwiML has no <Stream>");
@@ -164,6 +169,73 @@ bool ParseServerMessage(std::string_view text, ServerMessage& out) {
   return true;
 }
 
+}  // namespace
+
+std::string DescribeTwiml(std::string_view xml) {
+  std::vector<std::string> verbs;
+  for (size_t pos = xml.find("<Response"); pos != std::string_view::npos && pos < xml.size();) {
+    pos = xml.find('<', pos + 1);
+    if (pos == std::string_view::npos || xml.substr(pos, 2) == "</") {
+      if (pos == std::string_view::npos) break;
+      continue;
+    }
+    size_t name_end = xml.find_first_of(" />", pos + 1);
+    if (name_end == std::string_view::npos) break;
+    std::string name(xml.substr(pos + 1, name_end - pos - 1));
+    size_t tag_end = xml.find('>', pos);
+    if (tag_end == std::string_view::npos) break;
+    bool self_closing = xml[tag_end - 1] == '/';
+    std::string text;
+    if (!self_closing && name != "Dial") {
+      size_t close = xml.find("</" + name, tag_end);
+      if (close != std::string_view::npos) text = XmlUnescape(xml.substr(tag_end + 1, close - tag_end - 1));
+    }
+    if (name == "Dial") {
+      size_t close = xml.find("</Dial>", tag_end);
+      std::string inner(close == std::string_view::npos ? "" : xml.substr(tag_end + 1, close - tag_end - 1));
+      size_t lt = inner.find('<');
+      if (lt != std::string::npos) {  // <Sip>…</Sip> or <Number>…</Number>
+        size_t gt = inner.find('>', lt);
+        size_t end = inner.find('<', gt == std::string::npos ? lt + 1 : gt);
+        inner = gt == std::string::npos || end == std::string::npos ? inner : inner.substr(gt + 1, end - gt - 1);
+      }
+      verbs.push_back("Dial " + XmlUnescape(inner));
+      pos = close == std::string_view::npos ? tag_end : close;
+      continue;
+    }
+    verbs.push_back(text.empty() ? name : fmt::format("{} \"{}\"", name, text));
+    pos = tag_end;
+  }
+  std::string out;
+  for (const auto& v : verbs) out += (out.empty() ? "" : ", then ") + v;
+  return out.empty() ? "nothing" : out;
+}
+
+namespace {
+
+// "scheme://host[:port]" of a URL, and what follows it.
+std::pair<std::string, std::string> SplitOrigin(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return {"", url};
+  size_t path = url.find('/', scheme + 3);
+  if (path == std::string::npos) return {url, "/"};
+  return {url.substr(0, path), url.substr(path)};
+}
+
+std::string WithScheme(std::string origin, bool websocket) {
+  auto swap = [&](std::string_view from, std::string_view to) {
+    if (origin.rfind(from, 0) == 0) origin = std::string(to) + origin.substr(from.size());
+  };
+  if (websocket) {
+    swap("https://", "wss://");
+    swap("http://", "ws://");
+  } else {
+    swap("wss://", "https://");
+    swap("ws://", "http://");
+  }
+  return origin;
+}
+
 class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
  public:
   SimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done)
@@ -177,6 +249,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
 
   void Run() {
     started_ = SteadyClock::now();
+    if (!options_.script.empty() && !options_.realtime) {
+      return Finish(Status::Error("a caller script runs in real time (without --fast)"));
+    }
     deadline_timer_.expires_after(options_.timeout);
     deadline_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->Fail(Status::Error(fmt::format("the call did not finish within {} s",
@@ -192,6 +267,21 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   }
   double MsSince(SteadyClock::time_point t) const {
     return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
+  }
+
+  // Where a URL the server wrote (or the webhook) is signed: as Twilio
+  // would, on the public base when one is given.
+  std::string SignedUrl(const std::string& url, bool websocket) const {
+    if (options_.public_url.empty()) return url;
+    std::string base = options_.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return WithScheme(base, websocket) + SplitOrigin(url).second;
+  }
+  // Where a URL the server wrote is reached from here: on `url`'s host when
+  // it names the public base.
+  std::string LocalUrl(const std::string& url, bool websocket) const {
+    if (options_.public_url.empty()) return url;
+    return WithScheme(SplitOrigin(options_.url).first, websocket) + SplitOrigin(url).second;
   }
 
   std::string WebhookUrl() const {
@@ -219,7 +309,8 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     request.url = WebhookUrl();
     request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"User-Agent", "TwilioProxy/1.1"}};
     if (!options_.auth_token.empty()) {
-      request.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, request.url, params));
+      request.headers.emplace_back("X-Twilio-Signature",
+                                   ComputeSignature(options_.auth_token, SignedUrl(request.url, false), params));
     }
     request.body = std::move(body);
     Event(fmt::format("POST {} (CallSid {})", request.url, result_.call_sid));
@@ -244,14 +335,18 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     if (!twiml->say.empty()) Event(fmt::format("<Say> \"{}\"", twiml->say));
     Event(fmt::format("<Stream url=\"{}\"> with {} parameters", twiml->stream_url, twiml->parameters.size()));
     twiml_ = std::move(twiml).value();
-    Connect();
+    if (options_.stream_delay.count() <= 0) return Connect();
+    ticker_.expires_after(options_.stream_delay);
+    ticker_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && !self->finished_) self->Connect();
+    });
   }
 
   void Connect() {
     WebSocketClientOptions ws;
-    ws.url = twiml_.stream_url;
+    ws.url = LocalUrl(twiml_.stream_url, true);
     if (!options_.auth_token.empty()) {
-      ws.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, ws.url, {}));
+      ws.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, twiml_.stream_url, {}));
     }
     ws.max_queued_messages = 4096;
     auto connect_started = SteadyClock::now();
@@ -349,7 +444,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   // Real time: every 20 ms send one frame and play one frame.
   void Tick() {
     if (finished_ || closing_) return;
-    if (frames_sent_ < total_frames()) {
+    if (!options_.script.empty()) {
+      if (!RunStep(SteadyClock::now())) return;
+    } else if (frames_sent_ < total_frames()) {
       SendFrame();
       if (frames_sent_ == total_frames()) {
         audio_done_ = SteadyClock::now();
@@ -359,12 +456,105 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       SendSilence();
     }
     Play(kFrameBytes);
-    if (frames_sent_ == total_frames() && SteadyClock::now() - audio_done_ >= options_.tail) return HangUp();
+    if (options_.script.empty() && frames_sent_ == total_frames() && SteadyClock::now() - audio_done_ >= options_.tail) {
+      return HangUp();
+    }
     next_tick_ += kFrame;
     ticker_.expires_at(next_tick_);
     ticker_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->Tick();
     });
+  }
+
+  // Sends this tick's frame for the script's current step (its words, or
+  // silence: the line stays open); false once the call is ending.
+  bool RunStep(SteadyClock::time_point now) {
+    using Kind = CallStep::Kind;
+    while (true) {
+      if (step_ >= options_.script.size()) {
+        HangUp();
+        return false;
+      }
+      CallStep& step = options_.script[step_];
+      if (!step_started_) StartStep(step, now);
+      switch (step.kind) {
+        case Kind::kSay:
+          if (step_pos_ < step.audio.size()) {
+            size_t n = std::min(kFrameBytes, step.audio.size() - step_pos_);
+            SendMedia({step.audio.data() + step_pos_, n});
+            step_pos_ += n;
+            if (step_pos_ >= step.audio.size()) {
+              utterance_end_ = now;
+              awaiting_reply_ = true;
+              Event(fmt::format("caller said {}", step.audio_name.empty() ? "their words" : step.audio_name));
+            }
+            return true;
+          }
+          break;
+        case Kind::kSilence:
+          if (now - step_began_ < step.duration) {
+            SendSilence();
+            return true;
+          }
+          break;
+        case Kind::kWaitReply:
+          if (media_in_step_ > 0 && playback_.queued_bytes() == 0 && now - last_media_ >= options_.reply_grace) {
+            Event("reply heard to its end");
+            break;
+          }
+          if (media_in_step_ == 0 && now - step_began_ >= step.duration) {
+            result_.no_reply = true;
+            Event(fmt::format("no reply within {:.1f} s", std::chrono::duration<double>(step.duration).count()));
+            HangUp();
+            return false;
+          }
+          SendSilence();
+          return true;
+        case Kind::kBargeIn:
+          if (media_in_step_ == 0 || now - reply_started_ < step.duration) {
+            if (media_in_step_ == 0 && now - step_began_ >= std::chrono::seconds(15)) {
+              result_.no_reply = true;
+              Event("no reply to barge in on within 15 s");
+              HangUp();
+              return false;
+            }
+            SendSilence();
+            return true;
+          }
+          Event(fmt::format("caller barges in, {} ms into the reply",
+                            std::chrono::duration_cast<std::chrono::milliseconds>(now - reply_started_).count()));
+          step.kind = Kind::kSay;  // the rest of the step is speaking
+          continue;
+        case Kind::kDtmf:
+          for (char digit : step.digits) {
+            Send(nlohmann::json{{"event", "dtmf"},
+                                {"sequenceNumber", std::to_string(++sequence_)},
+                                {"streamSid", stream_sid_},
+                                {"dtmf", {{"track", "inbound_track"}, {"digit", std::string(1, digit)}}}}
+                     .dump());
+          }
+          Event(fmt::format("caller pressed {}", step.digits));
+          SendSilence();
+          NextStep();
+          return true;
+        case Kind::kHangUp:
+          HangUp();
+          return false;
+      }
+      NextStep();
+    }
+  }
+
+  void StartStep(const CallStep& step, SteadyClock::time_point now) {
+    step_started_ = true;
+    step_began_ = now;
+    step_pos_ = 0;
+    media_in_step_ = 0;
+  }
+
+  void NextStep() {
+    ++step_;
+    step_started_ = false;
   }
 
   // Fast: keep a bounded number of messages queued; the rest as they drain.
@@ -458,6 +648,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     }
     auto now = SteadyClock::now();
     last_media_ = now;
+    if (media_in_step_++ == 0) reply_started_ = now;
     if (awaiting_reply_) {
       awaiting_reply_ = false;
       result_.reply_latency_ms.push_back(std::chrono::duration<double, std::milli>(now - utterance_end_).count());
@@ -489,11 +680,43 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     }
     if (!closing_) {
       result_.closed_by_server = true;
+      result_.close_code = info.code;
+      result_.close_reason = info.reason;
       Event(fmt::format("server closed the stream ({}{})", info.code, info.reason.empty() ? "" : ": " + info.reason));
+      ticker_.cancel();
+      if (options_.follow_action && !twiml_.action.empty()) return RequestAction();
     } else {
       Event("stream closed");
     }
     Finish(OkStatus());
+  }
+
+  // The caller is still on the line: Twilio asks the <Connect action> what next.
+  void RequestAction() {
+    FormParams params = {{"AccountSid", options_.account_sid}, {"CallSid", result_.call_sid},
+                         {"CallStatus", "in-progress"}};
+    HttpRequest request;
+    request.method = "POST";
+    request.url = LocalUrl(twiml_.action, false);
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"User-Agent", "TwilioProxy/1.1"}};
+    if (!options_.auth_token.empty()) {
+      request.headers.emplace_back("X-Twilio-Signature", ComputeSignature(options_.auth_token, twiml_.action, params));
+    }
+    for (const auto& [k, v] : params) {
+      request.body += fmt::format("{}{}={}", request.body.empty() ? "" : "&", server::UrlEncode(k), server::UrlEncode(v));
+    }
+    Event(fmt::format("POST {} (the <Connect action>)", request.url));
+    HttpFetch(executor_, std::move(request), [self = shared_from_this()](Result<HttpResponse> response) {
+      if (self->finished_) return;
+      if (!response.ok() || response->status != 200) {
+        self->Event(fmt::format("<Connect action> failed: {}",
+                                response.ok() ? fmt::format("HTTP {}", response->status) : response.message()));
+      } else {
+        self->result_.after_stream = response->body;
+        self->Event("then: " + DescribeTwiml(response->body));
+      }
+      self->Finish(OkStatus());
+    });
   }
 
   void Fail(Status status) {
@@ -534,6 +757,11 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   PlaybackBuffer playback_;
   size_t frames_sent_ = 0;
   size_t received_bytes_ = 0;
+  size_t step_ = 0;  // the script's current step
+  bool step_started_ = false;
+  SteadyClock::time_point step_began_{}, reply_started_{};
+  size_t step_pos_ = 0;       // bytes of the step's audio sent
+  size_t media_in_step_ = 0;  // media messages received since the step began
   uint64_t sequence_ = 0;
   bool fast_tail_armed_ = false;
   size_t chunks_sent_ = 0;  // audio and silence

@@ -22,6 +22,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "apps/simulator/call_script.h"
 #include "framework/status.h"
 
 namespace voxpipe::simulator {
@@ -40,6 +41,21 @@ struct SimulatedCallOptions {
   std::chrono::milliseconds tail{std::chrono::seconds(2)};
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};  // the whole call
   bool send_stop = true;  // end with `stop`, as Twilio does when the caller hangs up
+  // Real time: what the caller does, in order (call_script.h), instead of
+  // `audio` then `tail`; the call hangs up after the last step.
+  std::vector<CallStep> script;
+  // A reply has finished when its audio has played and nothing more came for this long.
+  std::chrono::milliseconds reply_grace{std::chrono::milliseconds(1200)};
+  // Sign as Twilio would for a server whose PUBLIC_URL is this (https://host):
+  // the webhook, stream and action URLs are signed with this base, and
+  // requests still go to `url`.
+  std::string public_url;
+  // Wait this long after the webhook's answer before opening the stream
+  // (Twilio takes a few hundred ms: TwiML fetch, <Say>, its own connect).
+  std::chrono::milliseconds stream_delay{0};
+  // When the server closes the stream and the TwiML has <Connect action>,
+  // request it as Twilio does and keep the TwiML it answers.
+  bool follow_action = true;
 };
 
 struct SimulatedCallResult {
@@ -67,6 +83,10 @@ struct SimulatedCallResult {
   int http_status = 0;         // of the webhook (or the refused upgrade)
   size_t media_sent = 0, media_received = 0, marks = 0, clears = 0;
   bool closed_by_server = false;
+  int close_code = 0;           // the server's close code, when it closed
+  std::string close_reason;
+  bool no_reply = false;        // a wait_reply step timed out with nothing heard
+  std::string after_stream;     // TwiML the <Connect action> answered (e.g. the fallback)
 };
 
 using SimulatedCallDone = std::function<void(SimulatedCallResult)>;
@@ -74,6 +94,9 @@ using SimulatedCallDone = std::function<void(SimulatedCallResult)>;
 // Runs the call on `executor` (make it a strand when the io_context has more
 // than one thread); `done` runs there once.
 void PlaceSimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done);
+
+// The verbs of a TwiML answer in a line: Say "...", then Dial +1555..., then Hangup.
+std::string DescribeTwiml(std::string_view xml);
 
 // How similar `heard` is to `sent` (both mu-law): the peak normalised
 // cross-correlation of the decoded audio over lags 0..max_lag samples, and

@@ -36,11 +36,15 @@ struct CallFlags {
   std::string from = "+15555550100";
   std::string to = "+15555550199";
   std::string record_path;
+  std::string script_path;
+  std::string public_url;
   bool fast = false;
   bool quiet = false;
   int calls = 1;
   double ramp_s = -1;
-  double tail_s = 2;
+  double tail_s = -1;  // < 0: wait for the reply (real time), 2 s (fast)
+  double reply_timeout_s = 15;
+  double stream_delay_s = 0;
   double timeout_s = 0;
   int server_pid = 0;
   double expect_echo = 0;
@@ -64,16 +68,26 @@ std::vector<uint8_t> TestSignal() {
 
 Result<std::vector<uint8_t>> LoadAudio(const std::string& path) {
   if (path.empty()) return TestSignal();
-  auto audio = wav::Read(path);
-  if (!audio.ok()) return audio.status();
-  if (audio->format.sample_rate != 8000 || audio->format.channels != 1) {
-    return Status::Error(fmt::format("{}: the caller's audio must be 8000 Hz mono (it is {})", path,
-                                     audio->format.ToString()));
+  return simulator::LoadCallerAudio(path);
+}
+
+// Exit statuses beyond 0 (it worked) and 2 (usage), as docs/call-simulator.md lists them.
+constexpr int kExitCallFailed = 1;    // the webhook or the stream failed, or the call timed out
+constexpr int kExitNothingHeard = 3;  // no reply came (or no audio at all)
+constexpr int kExitServerError = 4;   // the server ended the call with an error (e.g. its model failed)
+
+// What went wrong with one call, for its exit status and a one-line reason.
+std::pair<int, std::string> Verdict(const SimulatedCallResult& r, bool expect_audio) {
+  if (!r.status.ok()) return {kExitCallFailed, r.status.message()};
+  if (r.closed_by_server && r.close_code != 1000) {
+    std::string why = fmt::format("the server ended the call with an error ({}{})", r.close_code,
+                                  r.close_reason.empty() ? "" : ": " + r.close_reason);
+    if (!r.after_stream.empty()) why += "; the line then answered: " + simulator::DescribeTwiml(r.after_stream);
+    return {kExitServerError, why};
   }
-  if (audio->format.kind == StreamFormat::Kind::kMulaw) return std::move(audio->mulaw);
-  std::vector<uint8_t> mulaw(audio->pcm.size());
-  g711::MulawEncode(audio->pcm, mulaw);
-  return mulaw;
+  if (r.no_reply) return {kExitNothingHeard, "no reply from the assistant"};
+  if (expect_audio && r.media_received == 0) return {kExitNothingHeard, "the caller heard nothing"};
+  return {0, ""};
 }
 
 // The server's own latency histograms from its /metrics (Prometheus text):
@@ -200,9 +214,29 @@ void PrintTimeline(const SimulatedCallResult& r) {
 int RunCalls(const CallFlags& flags) {
   auto audio = LoadAudio(flags.audio_path);
   if (!audio.ok()) {
-    fmt::print(stderr, "error: {}\n", audio.message());
-    return 1;
+    fmt::print(stderr, "voxpipe call: {}\n", audio.message());
+    return 2;
   }
+  if (flags.fast && !flags.script_path.empty()) {
+    fmt::print(stderr, "voxpipe call: --script runs in real time; drop --fast\n");
+    return 2;
+  }
+  // Real time without --tail: the caller says their words and waits for the
+  // whole reply (or follows --script); --tail or --fast: a fixed listening time.
+  bool by_script = !flags.fast && flags.tail_s < 0;
+  std::vector<simulator::CallStep> script;
+  if (!flags.script_path.empty()) {
+    auto loaded = simulator::LoadCallScript(flags.script_path);
+    if (!loaded.ok()) {
+      fmt::print(stderr, "voxpipe call: {}\n", loaded.message());
+      return 2;
+    }
+    script = std::move(loaded).value();
+  } else if (by_script) {
+    script = simulator::SayAndWait(*audio, flags.audio_path.empty() ? "a test tone" : flags.audio_path);
+    script[1].duration = std::chrono::milliseconds(static_cast<int64_t>(flags.reply_timeout_s * 1000));
+  }
+  double tail_s = flags.tail_s >= 0 ? flags.tail_s : 2;
   // A loop per core keeps the simulator from being the bottleneck of a load
   // test; results are gathered on the main loop.
   Runtime runtime(flags.calls > 1 ? 0 : 1);
@@ -210,7 +244,12 @@ int RunCalls(const CallFlags& flags) {
   int calls = std::max(1, flags.calls);
   double ramp_s = flags.ramp_s >= 0 ? flags.ramp_s : (calls > 1 ? 1.0 : 0.0);
   double audio_s = audio->size() / 8000.0;
-  double timeout_s = flags.timeout_s > 0 ? flags.timeout_s : (flags.fast ? 0 : audio_s) + flags.tail_s + ramp_s + 30;
+  double script_s = 0;
+  for (const auto& step : script) {
+    script_s += step.audio.size() / 8000.0 + std::chrono::duration<double>(step.duration).count() + 10;
+  }
+  double timeout_s = flags.timeout_s > 0 ? flags.timeout_s
+                                         : (flags.fast ? 0 : audio_s) + tail_s + ramp_s + script_s + 30;
 
   std::optional<ProcessSample> before;
   double peak_rss = 0;
@@ -245,7 +284,10 @@ int RunCalls(const CallFlags& flags) {
     options.to = flags.to;
     options.audio = *audio;
     options.realtime = !flags.fast;
-    options.tail = std::chrono::milliseconds(static_cast<int64_t>(flags.tail_s * 1000));
+    options.tail = std::chrono::milliseconds(static_cast<int64_t>(tail_s * 1000));
+    options.script = script;
+    options.public_url = flags.public_url;
+    options.stream_delay = std::chrono::milliseconds(static_cast<int64_t>(flags.stream_delay_s * 1000));
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     auto loop = runtime.loop(i % runtime.size()).executor();
     auto delay = std::chrono::microseconds(calls > 1 ? static_cast<int64_t>(ramp_s * 1e6 * i / calls) : 0);
@@ -267,10 +309,19 @@ int RunCalls(const CallFlags& flags) {
   std::optional<ProcessSample> after = flags.server_pid > 0 ? SampleProcess(flags.server_pid) : std::nullopt;
 
   int failed = 0, echo_failed = 0;
+  int exit_status = 0;
+  std::string reason;
+  for (const auto& r : results) {
+    auto [status, why] = Verdict(r, true);
+    if (status != 0 && (exit_status == 0 || status < exit_status)) {
+      exit_status = status;
+      reason = calls > 1 ? fmt::format("call {}: {}", r.call_sid, why) : why;
+    }
+  }
   std::vector<double> latency, webhook, connect, first_audio, reply;
   size_t frames_sent = 0, frames_received = 0, underruns = 0;
   for (auto& r : results) {
-    if (!r.status.ok()) ++failed;
+    if (Verdict(r, true).first != 0) ++failed;
     latency.insert(latency.end(), r.echo_latency_ms.begin(), r.echo_latency_ms.end());
     reply.insert(reply.end(), r.reply_latency_ms.begin(), r.reply_latency_ms.end());
     if (r.webhook_ms > 0) webhook.push_back(r.webhook_ms);
@@ -290,7 +341,7 @@ int RunCalls(const CallFlags& flags) {
     fmt::print("{} calls to {} ({} audio, ramp {:.1f} s): {} ok, {} failed, {:.1f} s\n", calls, flags.url,
                flags.fast ? "fast" : "real-time", ramp_s, calls - failed, failed, wall_s);
     for (const auto& r : results) {
-      if (!r.status.ok() && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, r.status.message());
+      if (auto [status, why] = Verdict(r, true); status != 0 && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, why);
     }
     fmt::print("media: {} sent, {} received; playback gaps {} (20 ms slots of silence inside an utterance)\n", frames_sent,
                frames_received, underruns);
@@ -346,8 +397,15 @@ int RunCalls(const CallFlags& flags) {
     fmt::print("recorded what the caller heard ({:.1f} s) to {}\n", results.front().heard.size() / 8000.0,
                flags.record_path);
   }
-  if (calls == 1 && failed) fmt::print(stderr, "error: {}\n", results.front().status.message());
-  return failed || echo_failed ? 1 : 0;
+  if (exit_status == 0 && echo_failed) {
+    exit_status = kExitNothingHeard;
+    reason = "the caller did not hear their own audio back (--expect-echo)";
+  }
+  if (exit_status != 0) {
+    fmt::print(stderr, "voxpipe call: {}{}\n", reason,
+               calls > 1 && failed > 1 ? fmt::format(" (and {} more failed calls)", failed - 1) : "");
+  }
+  return exit_status;
 }
 
 }  // namespace
@@ -364,9 +422,30 @@ void AddCallCommand(CLI::App& app, CommonFlags&, int* exit_code) {
   cmd->add_option("--to", flags->to, "Called number")->capture_default_str();
   cmd->add_option("--record", flags->record_path, "Write what the caller heard to this WAV (mu-law 8 kHz)");
   cmd->add_flag("--fast", flags->fast, "Send audio as fast as possible instead of in real time");
-  cmd->add_option("--tail", flags->tail_s, "Seconds to keep listening after the audio ends")
-      ->check(CLI::Range(0.0, 3600.0))
+  cmd->add_option("--tail", flags->tail_s,
+                  "Seconds to keep listening after the audio ends, instead of waiting for the reply to finish "
+                  "(default with --fast: 2)")
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--script", flags->script_path,
+                  "A YAML list of caller steps (say, wait_reply, barge_in, dtmf, silence, hang_up); see "
+                  "docs/call-simulator.md")
+      ->check(CLI::ExistingFile)
+      ->excludes("--audio");
+  cmd->add_option("--reply-timeout", flags->reply_timeout_s,
+                  "Seconds to wait for the assistant's reply to start before giving up (exit 3)")
+      ->check(CLI::Range(0.5, 600.0))
       ->capture_default_str();
+  cmd->add_option("--public-url", flags->public_url,
+                  "Sign as Twilio would for a server whose PUBLIC_URL is this (https://host); requests still go to URL")
+      ->check([](const std::string& value) -> std::string {
+        auto url = ParseUrl(value);
+        if (!url.ok() || (url->scheme != "https" && url->scheme != "http")) return "must be an https:// address";
+        if (!url->target.empty() && url->target != "/") return "must be a base address without a path";
+        return "";
+      });
+  cmd->add_option("--stream-delay", flags->stream_delay_s,
+                  "Seconds between the webhook's answer and opening the stream (Twilio takes a few hundred ms)")
+      ->check(CLI::Range(0.0, 30.0));
   cmd->add_option("--timeout", flags->timeout_s, "Give up on a call after this many seconds (default: audio + 30)")
       ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--calls", flags->calls, "Concurrent calls (load test)")->check(CLI::Range(1, 100000));
