@@ -39,3 +39,4 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/web)
 endif()
 # Deployment examples: the systemd unit, its env file, balancer configs, manifests.
 install(DIRECTORY deploy/ DESTINATION ${CMAKE_INSTALL_DATADIR}/voxpipe/deploy COMPONENT runtime)
+install(FILES docs/operations.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)

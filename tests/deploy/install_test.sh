@@ -16,6 +16,7 @@ readelf -d "$prefix/bin/voxpipe" | grep -E 'RUNPATH|RPATH' | grep -q '\$ORIGIN/.
 for f in share/voxpipe/pipelines/twilio_gemini.yaml share/voxpipe/pipelines/prompts/sutherland_general.md \
          share/voxpipe/pipelines/knowledge/sutherland_general.yaml share/voxpipe/emulator/sutherland_general.yaml \
          share/voxpipe/audio/assistant_greeting_24k.wav share/voxpipe/deploy/systemd/voxpipe.service \
+         share/doc/voxpipe/operations.md share/voxpipe/deploy/haproxy/haproxy.cfg \
          include/voxpipe/framework/processor.h lib/cmake/voxpipe/voxpipeConfig.cmake bin/gemini-emulator; do
   [ -e "$prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
@@ -26,5 +27,17 @@ export GEMINI_API_KEY=test-key
 "$prefix/bin/voxpipe" --version
 "$prefix/bin/voxpipe" check "$prefix/share/voxpipe/pipelines/twilio_gemini.yaml"
 "$prefix/bin/voxpipe" check "$prefix/share/voxpipe/pipelines/twilio_echo.yaml"
-"$prefix/bin/gemini-emulator" --help > /dev/null
+# The installed scenarios find their audio (../audio): the emulator loads
+# every WAV before it listens, and stops at once when one is missing.
+"$prefix/bin/gemini-emulator" --port 0 --scenario "$prefix/share/voxpipe/emulator/sutherland_general.yaml" \
+  > "$prefix/emulator.log" 2>&1 &
+emulator=$!
+for _ in $(seq 100); do
+  grep -q listening "$prefix/emulator.log" && break
+  kill -0 "$emulator" 2> /dev/null || break
+  sleep 0.1
+done
+grep -q listening "$prefix/emulator.log" || { cat "$prefix/emulator.log"; kill "$emulator" 2> /dev/null; echo "FAIL: the installed emulator scenario did not load"; exit 1; }
+kill "$emulator"
+wait "$emulator" 2> /dev/null
 echo "install test: ok ($prefix)"
