@@ -10,7 +10,11 @@ packages=(
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sox espeak-ng
+  haproxy  # tests/deploy/balancer_test.sh runs the real balancer (deploy/haproxy/haproxy.cfg)
+  nginx    # tests/deploy/nginx_test.sh runs deploy/nginx/voxpipe.conf
 )
+# systemd-analyze (Debian package systemd) verifies deploy/systemd/voxpipe.service.
+command -v systemd-analyze > /dev/null || packages+=(systemd)
 
 missing=()
 for p in "${packages[@]}"; do
