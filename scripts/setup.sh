@@ -10,6 +10,9 @@ packages=(
   libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sox espeak-ng
+  # The fuzz targets (tests/fuzz, scripts/fuzz.sh): libFuzzer ships with
+  # Clang only; libclang-rt-14-dev holds its runtime and the sanitizers'.
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -16,6 +16,7 @@
 
 #include "framework/client/http_client.h"
 #include "framework/client/websocket_client.h"
+#include "framework/logging.h"
 #include "framework/metrics.h"
 #include "framework/runtime.h"
 
@@ -364,6 +365,23 @@ TEST_F(HttpServerTest, OutOfDescriptorsAcceptBacksOffAndRecovers) {
   }
   ASSERT_TRUE(hello.ok()) << hello.message();
   EXPECT_EQ(hello->status, 200);
+}
+
+// What a peer can repeat at will is logged at most once an interval per kind,
+// the rest counted: 280,000 accept errors a second made 117 MB of log.
+TEST(LogEveryTest, OnceAnIntervalPerKindWithTheRestCounted) {
+  uint64_t suppressed = 99;
+  EXPECT_TRUE(ShouldLog("test_kind_a", std::chrono::hours(1), suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  int logged = 0;
+  for (int i = 0; i < 100000; ++i) logged += ShouldLog("test_kind_a", std::chrono::hours(1), suppressed);
+  EXPECT_EQ(logged, 0);
+  EXPECT_TRUE(ShouldLog("test_kind_b", std::chrono::hours(1), suppressed)) << "each kind has its own budget";
+  EXPECT_TRUE(ShouldLog("test_kind_c", std::chrono::milliseconds(1), suppressed));
+  for (int i = 0; i < 10; ++i) ShouldLog("test_kind_c", std::chrono::hours(1), suppressed);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(ShouldLog("test_kind_c", std::chrono::milliseconds(1), suppressed));
+  EXPECT_EQ(suppressed, 10u);
 }
 
 TEST(HttpMessageTest, ParsesFormsAndKeepsMalformedEscapesAsText) {
