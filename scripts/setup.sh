@@ -12,6 +12,9 @@ packages=(
   sox espeak-ng
   haproxy  # tests/deploy/balancer_test.sh runs the real balancer (deploy/haproxy/haproxy.cfg)
   nginx    # tests/deploy/nginx_test.sh runs deploy/nginx/voxpipe.conf
+  # The fuzz targets (tests/fuzz, scripts/fuzz.sh): libFuzzer ships with
+  # Clang only; libclang-rt-14-dev holds its runtime and the sanitizers'.
+  clang libclang-rt-14-dev
 )
 # systemd-analyze (Debian package systemd) verifies deploy/systemd/voxpipe.service.
 command -v systemd-analyze > /dev/null || packages+=(systemd)

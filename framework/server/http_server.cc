@@ -194,8 +194,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Respond(HttpResponse::Text(431, "request header too large\n"), false);
     }
     if (ec) {
-      if (ec == beast::error::timeout && (buffer_.size() > 0 || parser_->got_some())) {
-        RejectedCounter("request_timeout").Increment();  // a request begun and never finished
+      if (ec == beast::error::timeout) {
+        // A request begun and never finished (slowloris), or a connection
+        // that sent nothing at all for request_timeout.
+        RejectedCounter(buffer_.size() > 0 || parser_->got_some() ? "request_timeout" : "idle_timeout").Increment();
       }
       if (IsExpected(ec)) return do_close();
       if (ec.category() == http::make_error_code(http::error::bad_target).category()) {  // a parse error
@@ -205,6 +207,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       spdlog::debug("http {}: read: {}", remote_, ec.message());
       return do_close();
+    }
+    // A Transfer-Encoding whose last coding is not chunked leaves the body's
+    // length undefined (RFC 9112 §6.3): Beast then reads none, and what
+    // follows would be taken as the next request (request smuggling).
+    if (parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+      RejectedCounter("bad_transfer_encoding").Increment();
+      return Respond(HttpResponse::Text(400, "unsupported transfer encoding\n"), false);
     }
     auto req = parser_->release();
     HttpRequest request = ToRequest(req, remote_);
@@ -228,7 +237,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // the route's.
   void Upgrade(HttpRequest request) {
     const WebSocketRoute* route = server_->FindWebSocketRoute(request.path);
-    if (!route) return Respond(HttpResponse::Text(404, "no websocket endpoint here\n"), false);
+    if (!route) {
+      RejectedCounter("websocket_no_route").Increment();
+      return Respond(HttpResponse::Text(404, "no websocket endpoint here\n"), false);
+    }
     const std::string& key = request.Header("sec-websocket-key");
     if (request.method != "GET" || key.size() != 24) {
       RejectedCounter("websocket_handshake").Increment();

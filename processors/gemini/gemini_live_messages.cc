@@ -1,6 +1,8 @@
 #include "processors/gemini/gemini_live_messages.h"
 
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -35,12 +37,33 @@ std::string EncodeToolResponse(const std::string& id, const std::string& name, c
       .dump();
 }
 
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text, bool* clamped) {
+  if (clamped) *clamped = false;
   if (text.empty() || text.back() != 's') return std::nullopt;
   double seconds = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, seconds);
-  if (ec != std::errc() || ptr != text.data() + text.size() - 1 || seconds < 0) return std::nullopt;
+  // from_chars takes "inf" and "nan" too; out-of-range text is
+  // result_out_of_range. Neither may reach the integer conversion below.
+  if (ec == std::errc::result_out_of_range && !text.starts_with('-')) {
+    seconds = std::numeric_limits<double>::infinity();
+  } else if (ec != std::errc() || ptr != text.data() + text.size() - 1) {
+    return std::nullopt;
+  }
+  if (std::isnan(seconds) || seconds < 0) return std::nullopt;
+  if (seconds > static_cast<double>(kMaxDuration.count()) / 1000) {
+    if (clamped) *clamped = true;
+    return kMaxDuration;
+  }
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+std::string_view Excerpt(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  // Back off continuation bytes (10xxxxxx) so a multi-byte character is
+  // never split.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
 }
 
 namespace {
@@ -87,26 +110,37 @@ std::optional<Transcript> ParseTranscript(std::optional<Element> node) {
   return Transcript{std::string(StringOr(*node, "text")), IsTrue(*node, "finished")};
 }
 
+// At most kMaxProblems per message; the rest are summed up in one last line,
+// so a message of a million bad parts costs one short list.
+void AddProblem(ServerMessage& out, std::string problem) {
+  if (out.problems.size() < kMaxProblems) {
+    out.problems.push_back(std::move(problem));
+  } else {
+    ++out.problems_dropped;
+  }
+}
+
 void ParseInlineData(Element data, ServerMessage& out) {
   std::string_view mime = StringOr(data, "mimeType");
   if (!mime.starts_with("audio/pcm")) {
-    out.problems.push_back(fmt::format("inlineData with unsupported MIME type '{}'", mime.substr(0, 64)));
+    AddProblem(out, fmt::format("inlineData with unsupported MIME type '{}'", Excerpt(mime, 64)));
     return;
   }
   int rate = 24000;
   if (auto pos = mime.find("rate="); pos != std::string_view::npos) {
     auto [ptr, ec] = std::from_chars(mime.data() + pos + 5, mime.data() + mime.size(), rate);
     if (ec != std::errc() || rate < 1000 || rate > 192000) {
-      out.problems.push_back(fmt::format("audio with a bad rate in '{}'", mime.substr(0, 64)));
+      AddProblem(out, fmt::format("audio with a bad rate in '{}'", Excerpt(mime, 64)));
       return;
     }
   }
   auto payload = StringAt(data, "data");
   thread_local std::vector<uint8_t> bytes;
   if (!payload || !base64::DecodeTo(*payload, bytes) || bytes.size() % 2 != 0) {
-    out.problems.push_back("audio data that is not valid base64 PCM");
+    AddProblem(out, "audio data that is not valid base64 PCM");
     return;
   }
+  if (bytes.empty()) return;  // an empty audio part: nothing to play (and no memcpy from a null buffer)
   AudioChunk chunk{rate, std::vector<int16_t>(bytes.size() / 2)};
   std::memcpy(chunk.samples.data(), bytes.data(), bytes.size());
   out.audio.push_back(std::move(chunk));
@@ -131,8 +165,11 @@ void ParseToolCall(Element call, ServerMessage& out) {
     FunctionCall parsed{std::string(StringOr(fc, "id")), std::string(StringOr(fc, "name")), json::object()};
     // Arguments go to tool handlers as nlohmann JSON; tool calls are rare, so
     // the round trip through text costs nothing that matters.
-    if (auto args = Get(fc, "args"); args && args->is_object()) parsed.args = json::parse(simdjson::minify(*args));
-    if (parsed.name.empty()) return out.problems.push_back("toolCall without a function name");
+    if (auto args = Get(fc, "args"); args && args->is_object()) {
+      parsed.args = json::parse(simdjson::minify(*args), nullptr, /*allow_exceptions=*/false);
+      if (parsed.args.is_discarded()) return AddProblem(out, "toolCall with arguments that are not JSON");
+    }
+    if (parsed.name.empty()) return AddProblem(out, "toolCall without a function name");
     out.tool_calls.push_back(std::move(parsed));
   });
 }
@@ -175,13 +212,23 @@ Result<ServerMessage> ParseServerMessage(std::string_view text) {
     });
   }
   if (auto go_away = Get(message, "goAway")) {
-    out.go_away = ParseDuration(std::string(StringOr(*go_away, "timeLeft"))).value_or(std::chrono::milliseconds(0));
+    std::string_view time_left = StringOr(*go_away, "timeLeft");
+    bool clamped = false;
+    auto parsed = ParseDuration(std::string(time_left), &clamped);
+    if (!parsed && !time_left.empty()) {
+      AddProblem(out, fmt::format("goAway with a bad timeLeft '{}'", Excerpt(time_left, 64)));
+    } else if (clamped) {
+      AddProblem(out, fmt::format("goAway timeLeft '{}' out of range; taken as {} s", Excerpt(time_left, 64),
+                                  kMaxDuration.count() / 1000));
+    }
+    out.go_away = parsed.value_or(std::chrono::milliseconds(0));
   }
   if (auto update = Get(message, "sessionResumptionUpdate")) {
     std::string_view handle = StringOr(*update, "newHandle");
     if (IsTrue(*update, "resumable") && !handle.empty()) out.new_handle = std::string(handle);
   }
   if (auto usage = Get(message, "usageMetadata")) ParseUsage(*usage, out);
+  if (out.problems_dropped > 0) out.problems.push_back(fmt::format("and {} more problems", out.problems_dropped));
   return out;
 }
 

@@ -62,13 +62,25 @@ struct ServerMessage {
   std::map<std::string, double> usage;
   // Parts that could not be used (bad base64, unknown MIME type); the rest
   // of the message is still good.
+  // At most kMaxProblems of them, then one line counting the rest.
   std::vector<std::string> problems;
+  size_t problems_dropped = 0;
 };
+
+inline constexpr size_t kMaxProblems = 8;
+
+// Durations beyond this (a day) are clamped to it.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24);
 
 // Fails only when the message is not a JSON object.
 Result<ServerMessage> ParseServerMessage(std::string_view text);
 
-// Proto Duration text ("50s", "9.5s") to milliseconds.
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
+// Proto Duration text ("50s", "9.5s") to milliseconds; negative, NaN or
+// malformed text is nullopt, more than kMaxDuration is kMaxDuration (and
+// *clamped, when given, says so).
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text, bool* clamped = nullptr);
+
+// At most max_bytes of text, cut before a UTF-8 character, not inside one.
+std::string_view Excerpt(std::string_view text, size_t max_bytes);
 
 }  // namespace voxpipe::gemini

@@ -1,5 +1,6 @@
 #include "processors/gemini/gemini_live_messages.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "processors/common/base64.h"
@@ -109,6 +110,57 @@ TEST(GeminiLiveMessagesTest, UntrustedDataBecomesProblemsNotCrashes) {
   EXPECT_FALSE(parsed->interrupted);
   EXPECT_FALSE(parsed->new_handle) << "non-resumable handles are not kept";
   EXPECT_TRUE(parsed->tool_calls.empty());
+}
+
+// Finding 4 of issue 12: an empty audio part reached memcpy(nullptr, ..., 0),
+// which the sanitizer build aborts on.
+TEST(GeminiLiveMessagesTest, AnEmptyAudioPartIsSkipped) {
+  auto parsed = ParseServerMessage(
+      R"({"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":""}}]}}})");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed->audio.empty());
+  EXPECT_TRUE(parsed->problems.empty());
+}
+
+// Finding 5 of issue 12: "1e300s" overflowed the float-to-integer conversion.
+TEST(GeminiLiveMessagesTest, DurationsOutOfRangeAreClampedAndReported) {
+  using std::chrono::milliseconds;
+  for (const char* text : {"1e300s", "1e400s", "infs", "9223372036854775808s"}) {
+    bool clamped = false;
+    EXPECT_EQ(ParseDuration(text, &clamped), kMaxDuration) << text;
+    EXPECT_TRUE(clamped) << text;
+  }
+  for (const char* text : {"nans", "-1s", "-1e400s", "s", "5", "5ms", "1e3"}) EXPECT_FALSE(ParseDuration(text)) << text;
+  EXPECT_EQ(ParseDuration("9.5s"), milliseconds(9500));
+  EXPECT_EQ(ParseDuration("86400s"), kMaxDuration);
+  auto parsed = ParseServerMessage(R"({"goAway":{"timeLeft":"1e300s"}})");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->go_away, kMaxDuration);
+  ASSERT_EQ(parsed->problems.size(), 1u);
+  EXPECT_NE(parsed->problems[0].find("out of range"), std::string::npos);
+  parsed = ParseServerMessage(R"({"goAway":{"timeLeft":"soon"}})");
+  EXPECT_EQ(parsed->go_away, milliseconds(0));
+  EXPECT_EQ(parsed->problems.size(), 1u);
+}
+
+TEST(GeminiLiveMessagesTest, ProblemsPerMessageAreBounded) {
+  std::string parts;
+  for (int i = 0; i < 1000; ++i) parts += std::string(i ? "," : "") + R"({"inlineData":{"mimeType":"video/x","data":""}})";
+  auto parsed = ParseServerMessage(R"({"serverContent":{"modelTurn":{"parts":[)" + parts + "]}}}");
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->problems.size(), kMaxProblems + 1);
+  EXPECT_EQ(parsed->problems.back(), fmt::format("and {} more problems", 1000 - kMaxProblems));
+}
+
+TEST(GeminiLiveMessagesTest, ExcerptsEndOnACharacterBoundary) {
+  std::string mime = std::string(63, 'a') + "\u00e9\u00e9";  // é is two bytes: byte 64 is inside the first
+  auto parsed = ParseServerMessage(R"({"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":")" + mime +
+                                   R"(","data":""}}]}}})");
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->problems.size(), 1u);
+  EXPECT_EQ(parsed->problems[0], "inlineData with unsupported MIME type '" + std::string(63, 'a') + "'");
+  EXPECT_EQ(Excerpt("\xe2\x82\xac\xe2\x82\xac", 4), "\xe2\x82\xac");  // two euro signs, cut after the first
+  EXPECT_EQ(Excerpt("abc", 64), "abc");
 }
 
 TEST(GeminiLiveSetupTest, PlacesEveryOptionWhereTheApiWantsIt) {

@@ -1,0 +1,37 @@
+// Client WebSocket frames, as a server connection reads them: the input is
+// split into reads of varying size and every event is taken until an error.
+#include <cstdint>
+#include <cstdlib>
+#include <algorithm>
+#include <cstring>
+
+#include "framework/server/websocket_frame.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using voxpipe::server::WebSocketReader;
+  if (size < 1) return 0;
+  size_t step = 1 + data[0] % 64;  // bytes per read
+  data += 1;
+  size -= 1;
+  WebSocketReader reader(64 * 1024, 64);
+  size_t offset = 0;
+  while (offset < size && !reader.failed()) {
+    size_t available = 0;
+    uint8_t* space = reader.Prepare(step, available);
+    size_t n = std::min<size_t>({step, available, size - offset});
+    memcpy(space, data + offset, n);
+    reader.Commit(n);
+    offset += n;
+    for (auto event = reader.Next(); event.kind != WebSocketReader::Event::kNone; event = reader.Next()) {
+      if (event.data.size() > 64 * 1024) abort();
+      if (event.kind == WebSocketReader::Event::kError || event.kind == WebSocketReader::Event::kClose) {
+        if (event.code < 1000 || event.code > 4999) abort();
+        break;
+      }
+      volatile char sink = 0;
+      for (char c : event.data) sink ^= c;  // touch every byte: ASan checks the view
+    }
+    if (reader.buffer_capacity() > 2 * 64 * 1024 + 64 * 1024) abort();  // bounded by the message limit
+  }
+  return 0;
+}
