@@ -118,7 +118,12 @@ void BrowserOutput::Pump() {
       size_t n = std::min(chunk_samples_, pending_samples());
       message = session_->TakeBuffer();
       EncodePipecatAudio(message, std::span<const int16_t>(pending_).subspan(read_, n), kSampleRate, 1);
-      if (!session_->Send(std::move(message), /*binary=*/true)) break;
+      if (!session_->Send(std::move(message), /*binary=*/true)) {
+        // Closed, or the client stopped reading: what is left cannot be heard in time.
+        pending_.clear();
+        read_ = 0;
+        break;
+      }
       AudioBytesOut().Increment(n * 2);
       read_ += n;
       sent_samples_ += int64_t(n);
@@ -156,7 +161,8 @@ void BrowserOutput::OnInterruption() {
   size_t dropped = pending_samples();
   pending_.clear();
   read_ = 0;
-  session_->DropQueued();
+  // What is already queued on the socket is at most `lead` of audio (and
+  // events the page still wants); it goes before bot-interrupted.
   if (timer_armed_) {
     timer_armed_ = false;
     timer_->cancel();

@@ -91,8 +91,8 @@ class BrowserOutput : public TransportOutput {
   bool timer_armed_ = false;
   bool bot_speaking_ = false;
   bool user_speaking_ = false;
-  bool turn_ended_ = false;
-  std::optional<Frame> end_;  // an EndFrame waiting for the audio before it to be sent  // EndOfTurnFrame seen: bot-stopped-speaking once played out
+  bool turn_ended_ = false;  // EndOfTurnFrame seen: bot-stopped-speaking once played out
+  std::optional<Frame> end_;  // an EndFrame waiting for the audio before it to be sent
 };
 
 }  // namespace voxpipe::browser
