@@ -7,9 +7,10 @@
 // is answered with `bot-ready` carrying its id. Microphone audio (16 kHz
 // mono PCM16) goes through the attached BrowserInput, `send-text` as a
 // TextFrame (the model answers it as the user's words), `disconnect-bot`
-// ends the call, `client-message` is answered with `error-response` (this
-// server has no client requests), anything else with `error-response`
-// "Unsupported type", as Pipecat does. Messages beyond `max_messages_per_second`
+// ends the call, `client-message {t, d}` is echoed as `server-response
+// {t, d}` (there are no server-side requests; without `t` it is an
+// `error-response`), anything else gets `error-response` "Unsupported
+// type", as Pipecat does. Messages beyond `max_messages_per_second`
 // (averaged over a second, bursts up to that many) close the connection with
 // 4008; a call lasting `max_session` gets a fatal `error` and 4009.
 #pragma once
