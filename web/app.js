@@ -142,8 +142,9 @@ function onRtvi(m) {
       botBubble = null;
       break;
     case "user-transcription":
+      // Gemini sends the user's words in pieces: they add up until `final`.
       if (!userBubble) userBubble = bubble("user", "", !data.final);
-      userBubble.textContent = (userBubble.dataset.done ? userBubble.textContent + " " : "") + data.text;
+      userBubble.textContent = (userBubble.textContent + " " + data.text).trim();
       userBubble.classList.toggle("partial", !data.final);
       if (data.final) { userBubble = null; botBubble = null; }
       break;
