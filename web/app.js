@@ -144,13 +144,13 @@ function onRtvi(m) {
     case "user-transcription":
       // Gemini sends the user's words in pieces: they add up until `final`.
       if (!userBubble) userBubble = bubble("user", "", !data.final);
-      userBubble.textContent = (userBubble.textContent + " " + data.text).trim();
+      userBubble.textContent = (userBubble.textContent + data.text).trimStart();
       userBubble.classList.toggle("partial", !data.final);
       if (data.final) { userBubble = null; botBubble = null; }
       break;
     case "bot-transcription":
       if (!botBubble) botBubble = bubble("bot", "");
-      botBubble.textContent = (botBubble.textContent + " " + data.text).trim();
+      botBubble.textContent = (botBubble.textContent + data.text).trimStart();
       break;
     case "bot-stopped-speaking":
       botBubble = null;
