@@ -5,8 +5,11 @@
 #   caller WAV --(voxpipe call: acts as Twilio)--> voxpipe run pipelines/twilio_gemini.yaml
 #              <-- what the caller hears --        --> Gemini Live emulator (local)
 #
+# The assistant greets, the caller asks about visiting hours, the model looks
+# them up in the knowledge file and answers; the caller listens to the end.
 # It prints the call's timeline and latencies, and leaves what the caller
-# heard in build/out/caller_heard.wav.
+# heard in build/out/caller_heard.wav and the call's recording (both sides'
+# audio and a JSON-lines transcript of its events) in build/out/recordings/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,14 +26,16 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # Both servers take a free port (0) and say which in their logs.
-stdbuf -oL -eL build/bin/gemini-emulator --port 0 --scenario tests/data/emulator/visiting_hours.yaml \
+stdbuf -oL -eL build/bin/gemini-emulator --port 0 --scenario tests/data/emulator/sutherland_general.yaml \
   > build/out/emulator.log 2>&1 &
 pids+=($!)
 wait_for build/out/emulator.log "listening on"
 model_url=$(grep -o 'ws://[^ ]*' build/out/emulator.log | head -1)
-echo "== Gemini Live emulator at $model_url (tests/data/emulator/visiting_hours.yaml)"
+echo "== Gemini Live emulator at $model_url (tests/data/emulator/sutherland_general.yaml)"
 
-PORT=0 GEMINI_API_KEY=demo-key GEMINI_LIVE_URL="$model_url" \
+rm -rf build/out/recordings
+PORT=0 ADMIN_PORT=0 GEMINI_API_KEY=demo-key GEMINI_LIVE_URL="$model_url" RECORDINGS_DIR=build/out/recordings \
+  MESSAGES_FILE=build/out/messages.jsonl \
   build/bin/voxpipe run pipelines/twilio_gemini.yaml > build/out/server.log 2>&1 &
 server=$!
 pids+=($server)
@@ -38,11 +43,15 @@ wait_for build/out/server.log "twilio server listening"
 line_port=$(grep -o 'twilio server listening on [^ ]*' build/out/server.log | head -1 | sed 's/.*://')
 echo "== voxpipe run pipelines/twilio_gemini.yaml on 127.0.0.1:$line_port"
 
-echo "== voxpipe call: the caller asks about visiting hours"
-build/bin/voxpipe call "http://127.0.0.1:$line_port" \
-  --audio tests/data/audio/caller_visiting_hours_8k_mulaw.wav \
-  --record build/out/caller_heard.wav --tail 6 --server-pid "$server"
+wait_for build/out/server.log "admin listening"
+admin_port=$(grep -o 'admin listening on [^ ]*' build/out/server.log | head -1 | sed 's/.*://')
+
+echo "== voxpipe call: the caller waits for the greeting, asks about visiting hours, hears the answer"
+build/bin/voxpipe call "http://127.0.0.1:$line_port" --script examples/calls/visiting_hours.yaml \
+  --record build/out/caller_heard.wav --server-pid "$server" --admin "http://127.0.0.1:$admin_port"
 
 echo
 echo "What the caller heard: build/out/caller_heard.wav"
+echo "The call's recording and transcript:"
+find build/out/recordings -type f | sort | sed 's/^/  /'
 echo "Logs: build/out/server.log, build/out/emulator.log"
