@@ -240,7 +240,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
  public:
   SimulatedCall(boost::asio::any_io_executor executor, SimulatedCallOptions options, SimulatedCallDone done)
       : executor_(executor), options_(std::move(options)), done_(std::move(done)), ticker_(executor),
-        deadline_timer_(executor) {
+        silence_timer_(executor), deadline_timer_(executor) {
     result_.call_sid = options_.call_sid.empty() ? RandomSid("CA") : options_.call_sid;
     utterance_ends_ = UtteranceEnds(options_.audio);
     stream_sid_ = RandomSid("MZ");
@@ -566,7 +566,22 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       audio_done_ = SteadyClock::now();
       Event(fmt::format("caller audio sent ({} frames)", frames_sent_));
       ArmFastTail();
+      silence_at_ = audio_done_;
+      FastSilence();
     }
+  }
+
+  // After the caller's words the line stays open, as Twilio's does: a frame
+  // of silence every 20 ms, so the model's turn detection answers and the
+  // server's media watchdog sees a live call.
+  void FastSilence() {
+    if (finished_ || closing_) return;
+    SendSilence();
+    silence_at_ += kFrame;
+    silence_timer_.expires_at(silence_at_);
+    silence_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->FastSilence();
+    });
   }
 
   void OnWritten() {
@@ -578,7 +593,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     ticker_.expires_after(options_.tail);
     ticker_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->finished_) return;
-      auto last = std::max(self->audio_done_, self->last_media_);
+      auto last = std::max(self->audio_done_, self->last_sound_);
       if (SteadyClock::now() - last >= self->options_.tail) return self->HangUp();
       self->ArmFastTail();
     });
@@ -657,6 +672,11 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       result_.first_audio_ms = std::chrono::duration<double, std::milli>(now - stream_started_).count();
       Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms));
     }
+    // Silence echoed back (the line streams it after the caller's words) is
+    // not something heard.
+    if (std::any_of(bytes.begin(), bytes.end(), [](uint8_t b) { return std::abs(g711::MulawDecode(b)) > 256; })) {
+      last_sound_ = now;
+    }
     received_bytes_ += bytes.size();
     result_.received.insert(result_.received.end(), bytes.begin(), bytes.end());
     size_t frame = (received_bytes_ - 1) / kFrameBytes;
@@ -684,6 +704,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       result_.close_reason = info.reason;
       Event(fmt::format("server closed the stream ({}{})", info.code, info.reason.empty() ? "" : ": " + info.reason));
       ticker_.cancel();
+      silence_timer_.cancel();
       if (options_.follow_action && !twiml_.action.empty()) return RequestAction();
     } else {
       Event("stream closed");
@@ -730,6 +751,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     if (finished_) return;
     finished_ = true;
     ticker_.cancel();
+    silence_timer_.cancel();
     deadline_timer_.cancel();
     result_.status = std::move(status);
     result_.underruns = playback_.gaps();
@@ -748,8 +770,10 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   Twiml twiml_;
   std::shared_ptr<WebSocketClient> ws_;
   boost::asio::steady_timer ticker_;
+  boost::asio::steady_timer silence_timer_;  // fast mode, after the caller's words
+  SteadyClock::time_point silence_at_{};
   boost::asio::steady_timer deadline_timer_;
-  SteadyClock::time_point started_, stream_started_, next_tick_, audio_done_, last_media_;
+  SteadyClock::time_point started_, stream_started_, next_tick_, audio_done_, last_media_, last_sound_;
   std::vector<SteadyClock::time_point> send_times_;
   std::vector<size_t> utterance_ends_;  // frame indices, ascending
   SteadyClock::time_point utterance_end_{};
