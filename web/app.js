@@ -54,7 +54,7 @@ function decodeFrame(buf) {
   };
   const skip = (type, end) => {
     if (type === 0) readVarint(end);
-    else if (type === 2) p += readVarint(end);
+    else if (type === 2) { const n = readVarint(end); p += n; }  // not `p += readVarint()`: p is read first
     else if (type === 1) p += 8;
     else if (type === 5) p += 4;
     else throw new Error("bad wire type");

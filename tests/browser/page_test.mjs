@@ -22,17 +22,21 @@ try {
   await page.click("#talk");
   await page.waitForFunction(() => document.getElementById("state").dataset.state === "ready", { timeout: 10000 });
   await page.waitForFunction(() => document.querySelector(".msg.user") && document.querySelector(".msg.bot") &&
-                                   document.getElementById("latency").textContent.includes("ms"), { timeout: 30000 });
+                                   document.getElementById("latency").textContent.includes("ms") &&
+                                   window.voxpipe.stats.audioSamples > 24000, { timeout: 30000 });
   const result = await page.evaluate(() => ({
     user: document.querySelector(".msg.user").textContent,
     bot: document.querySelector(".msg.bot").textContent,
     latency: document.getElementById("latency").textContent,
     error: document.getElementById("error").hidden ? "" : document.getElementById("error").textContent,
+    stats: window.voxpipe.stats,
   }));
   console.log(JSON.stringify(result));
   if (!/visiting hours/i.test(result.user)) fail(`user transcript: ${result.user}`);
   if (!/Visiting hours/.test(result.bot)) fail(`bot transcript: ${result.bot}`);
   if (result.error) fail(`page error: ${result.error}`);
+  if (!(result.stats.audioSamples > 24000)) fail(`bot audio received: ${result.stats.audioSamples} samples`);
+  if (!(result.stats.playbackStarts > 0)) fail("the player never started");
   if (screenshot) await page.screenshot({ path: screenshot });
 } catch (e) {
   fail(e.message);
