@@ -15,6 +15,7 @@ packages=(
   # The fuzz targets (tests/fuzz, scripts/fuzz.sh): libFuzzer ships with
   # Clang only; libclang-rt-14-dev holds its runtime and the sanitizers'.
   clang libclang-rt-14-dev
+  chromium nodejs npm  # tests/browser: the voice chat page in headless Chromium
 )
 # systemd-analyze (Debian package systemd) verifies deploy/systemd/voxpipe.service.
 command -v systemd-analyze > /dev/null || packages+=(systemd)

@@ -54,7 +54,7 @@ function decodeFrame(buf) {
   };
   const skip = (type, end) => {
     if (type === 0) readVarint(end);
-    else if (type === 2) p += readVarint(end);
+    else if (type === 2) { const n = readVarint(end); p += n; }  // not `p += readVarint()`: p is read first
     else if (type === 1) p += 8;
     else if (type === 5) p += 4;
     else throw new Error("bad wire type");
@@ -122,8 +122,12 @@ function flushPlayback() { if (player) player.port.postMessage({ type: "flush" }
 function micEnabled() { return connected && (!ui.ptt.checked || pttHeld); }
 function updateMic() { if (mic) mic.port.postMessage({ type: "enable", value: micEnabled() }); }
 
+// What the page did, for tests/browser and the console.
+const stats = { events: [], audioMessages: 0, audioSamples: 0, playbackStarts: 0 };
+
 function onRtvi(m) {
   const data = m.data || {};
+  stats.events.push(m.type);
   switch (m.type) {
     case "bot-ready":
       setState("ready", ui.ptt.checked ? "Connected — hold Space to talk" : "Connected — listening");
@@ -165,6 +169,8 @@ function onRtvi(m) {
 }
 
 function onAudio(buffer) {
+  stats.audioMessages++;
+  stats.audioSamples += buffer.byteLength / 2;
   if (awaitingReply && userStoppedAt) {
     ui.latency.textContent = `${Math.round(performance.now() - userStoppedAt)} ms`;
     awaitingReply = false;
@@ -189,6 +195,7 @@ async function start() {
     await playerContext.audioWorklet.addModule("audio-worklet.js");
     player = new AudioWorkletNode(playerContext, "bot-player", { outputChannelCount: [1] });
     player.connect(playerContext.destination);
+    player.port.onmessage = (e) => { if (e.data && e.data.type === "playing") stats.playbackStarts++; };
     let rate = MIC_RATE;
     try { micContext = new AudioContext({ sampleRate: MIC_RATE }); } catch { micContext = new AudioContext(); rate = micContext.sampleRate; }
     if (micContext !== playerContext) await micContext.audioWorklet.addModule("audio-worklet.js");
@@ -291,4 +298,4 @@ window.addEventListener("keyup", (e) => {
 });
 
 // For tests (tests/browser): what the page did.
-window.voxpipe = { encodeAudio, encodeMessage, decodeFrame };
+window.voxpipe = { encodeAudio, encodeMessage, decodeFrame, stats };
