@@ -15,8 +15,12 @@ packages=(
   # The fuzz targets (tests/fuzz, scripts/fuzz.sh): libFuzzer ships with
   # Clang only; libclang-rt-14-dev holds its runtime and the sanitizers'.
   clang libclang-rt-14-dev
-  chromium nodejs npm  # tests/browser: the voice chat page in headless Chromium
+  chromium  # tests/browser: the voice chat page in headless Chromium
 )
+# tests/browser drives Chromium from Node (puppeteer-core from npm). A Node
+# that is already installed (e.g. NodeSource's, which carries its own npm and
+# conflicts with Debian's npm package) is used as it is.
+command -v npm > /dev/null || packages+=(nodejs npm)
 # systemd-analyze (Debian package systemd) verifies deploy/systemd/voxpipe.service.
 command -v systemd-analyze > /dev/null || packages+=(systemd)
 
