@@ -77,7 +77,7 @@ constexpr int kExitNothingHeard = 3;  // no reply came (or no audio at all)
 constexpr int kExitServerError = 4;   // the server ended the call with an error (e.g. its model failed)
 
 // What went wrong with one call, for its exit status and a one-line reason.
-std::pair<int, std::string> Verdict(const SimulatedCallResult& r, bool expect_audio) {
+std::pair<int, std::string> Verdict(const SimulatedCallResult& r) {
   if (!r.status.ok()) return {kExitCallFailed, r.status.message()};
   if (r.closed_by_server && r.close_code != 1000) {
     std::string why = fmt::format("the server ended the call with an error ({}{})", r.close_code,
@@ -86,7 +86,7 @@ std::pair<int, std::string> Verdict(const SimulatedCallResult& r, bool expect_au
     return {kExitServerError, why};
   }
   if (r.no_reply) return {kExitNothingHeard, "no reply from the assistant"};
-  if (expect_audio && r.media_received == 0) return {kExitNothingHeard, "the caller heard nothing"};
+  if (r.media_received == 0) return {kExitNothingHeard, "the caller heard nothing"};
   return {0, ""};
 }
 
@@ -312,7 +312,7 @@ int RunCalls(const CallFlags& flags) {
   int exit_status = 0;
   std::string reason;
   for (const auto& r : results) {
-    auto [status, why] = Verdict(r, true);
+    auto [status, why] = Verdict(r);
     if (status != 0 && (exit_status == 0 || status < exit_status)) {
       exit_status = status;
       reason = calls > 1 ? fmt::format("call {}: {}", r.call_sid, why) : why;
@@ -321,7 +321,7 @@ int RunCalls(const CallFlags& flags) {
   std::vector<double> latency, webhook, connect, first_audio, reply;
   size_t frames_sent = 0, frames_received = 0, underruns = 0;
   for (auto& r : results) {
-    if (Verdict(r, true).first != 0) ++failed;
+    if (Verdict(r).first != 0) ++failed;
     latency.insert(latency.end(), r.echo_latency_ms.begin(), r.echo_latency_ms.end());
     reply.insert(reply.end(), r.reply_latency_ms.begin(), r.reply_latency_ms.end());
     if (r.webhook_ms > 0) webhook.push_back(r.webhook_ms);
@@ -341,7 +341,7 @@ int RunCalls(const CallFlags& flags) {
     fmt::print("{} calls to {} ({} audio, ramp {:.1f} s): {} ok, {} failed, {:.1f} s\n", calls, flags.url,
                flags.fast ? "fast" : "real-time", ramp_s, calls - failed, failed, wall_s);
     for (const auto& r : results) {
-      if (auto [status, why] = Verdict(r, true); status != 0 && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, why);
+      if (auto [status, why] = Verdict(r); status != 0 && failed <= 10) fmt::print("  {} failed: {}\n", r.call_sid, why);
     }
     fmt::print("media: {} sent, {} received; playback gaps {} (20 ms slots of silence inside an utterance)\n", frames_sent,
                frames_received, underruns);
