@@ -140,6 +140,24 @@ std::vector<ConfigNode> ConfigNode::Items() const {
   return items;
 }
 
+namespace {
+
+// The '}' closing a "${" whose name starts at `from`: braces in a default
+// pair up, so ${MESSAGES_FILE:-messages/{date}.jsonl} is one reference.
+size_t ClosingBrace(std::string_view text, size_t from) {
+  int depth = 0;
+  for (size_t i = from; i < text.size(); ++i) {
+    if (text[i] == '{') {
+      ++depth;
+    } else if (text[i] == '}' && depth-- == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Result<std::string> ConfigNode::Scalar() const {
   if (!lenient) {
     auto expanded = ExpandVariables(node_.Scalar());
@@ -158,7 +176,7 @@ Result<std::string> ConfigNode::Scalar() const {
       i = open + 2;
       continue;
     }
-    size_t close = text.find('}', open);
+    size_t close = ClosingBrace(text, open + 2);
     if (close == std::string::npos) {
       lenient_text += text.substr(i);
       break;
@@ -207,7 +225,7 @@ Result<std::string> ExpandVariables(std::string_view text) {
       out += '$';
       continue;
     }
-    size_t close = text.find('}', i + 2);
+    size_t close = ClosingBrace(text, i + 2);
     if (close == std::string_view::npos) {
       return Status::Error(fmt::format("unterminated '${{' in \"{}\"", text));
     }

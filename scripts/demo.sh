@@ -8,8 +8,10 @@
 # The assistant greets, the caller asks about visiting hours, the model looks
 # them up in the knowledge file and answers; the caller listens to the end.
 # It prints the call's timeline and latencies, and leaves what the caller
-# heard in build/out/caller_heard.wav and the call's recording (both sides'
-# audio and a JSON-lines transcript of its events) in build/out/recordings/.
+# heard in build/out/caller_heard.wav, the call's recording (both sides'
+# audio and a JSON-lines transcript of its events) in build/out/recordings/,
+# and pictures of the call: build/out/call.html (the caller's side) and
+# build/out/recordings/DATE/CALL.html (the server's record, with tool calls).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -48,10 +50,24 @@ admin_port=$(grep -o 'admin listening on [^ ]*' build/out/server.log | head -1 |
 
 echo "== voxpipe call: the caller waits for the greeting, asks about visiting hours, hears the answer"
 build/bin/voxpipe call "http://127.0.0.1:$line_port" --script examples/calls/visiting_hours.yaml \
-  --record build/out/caller_heard.wav --server-pid "$server" --admin "http://127.0.0.1:$admin_port"
+  --record build/out/caller_heard.wav --timeline build/out/call.html \
+  --server-pid "$server" --admin "http://127.0.0.1:$admin_port"
+
+# The server's record of the call, drawn: who spoke when, the tool call, the
+# reply delays. Its files are complete once the call has ended.
+record=""
+for _ in $(seq 50); do
+  record=$(find build/out/recordings -name '*.jsonl' | head -1)
+  [ -n "$record" ] && grep -q '"call_end"' "$record" && break
+  sleep 0.1
+done
+echo
+echo "== voxpipe timeline $record"
+build/bin/voxpipe timeline "$record"
 
 echo
 echo "What the caller heard: build/out/caller_heard.wav"
-echo "The call's recording and transcript:"
+echo "The call as the caller saw it: build/out/call.html"
+echo "The call's recording, transcript and timeline:"
 find build/out/recordings -type f | sort | sed 's/^/  /'
 echo "Logs: build/out/server.log, build/out/emulator.log"

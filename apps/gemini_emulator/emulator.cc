@@ -434,12 +434,15 @@ class SessionLogic {
     reply_pos_ = 0;
     speech_run_ = {};
     first_chunk_ = true;
+    transcript_sent_ = 0;
     {
       std::lock_guard lock(shared_->mutex);
       shared_->stats.replies++;
     }
     const ReplyScript& script = shared_->ReplyFor(turns_);
-    if (!scenario_.bundle) Send({{"serverContent", {{"outputTranscription", {{"text", script.transcript}}}}}});
+    if (!script.transcript_with_audio && !scenario_.bundle) {
+      Send({{"serverContent", {{"outputTranscription", {{"text", script.transcript}}}}}});
+    }
     SendChunk();
   }
 
@@ -457,7 +460,16 @@ class SessionLogic {
                                                                         {"data", base64::Encode(bytes)}}}}})}};
       }
       reply_pos_ += n;
-      if (scenario_.bundle && first_chunk_) content["outputTranscription"] = {{"text", script.transcript}};
+      if (script.transcript_with_audio) {
+        std::string words = TranscriptThrough(script.transcript, reply.empty() ? 1.0 : double(reply_pos_) / double(reply.size()));
+        if (!words.empty() && scenario_.bundle) {
+          content["outputTranscription"] = {{"text", words}};
+        } else if (!words.empty()) {
+          Send({{"serverContent", {{"outputTranscription", {{"text", words}}}}}});
+        }
+      } else if (scenario_.bundle && first_chunk_) {
+        content["outputTranscription"] = {{"text", script.transcript}};
+      }
       first_chunk_ = false;
       if (reply_pos_ >= reply.size()) return FinishReply(std::move(content));
       Send({{"serverContent", content}});
@@ -469,6 +481,18 @@ class SessionLogic {
       if (ec || closed_ || !replying_) return;
       SendChunk();
     });
+  }
+
+  // The words of `transcript` up to `fraction` of it not sent yet, ending
+  // at a word's end; each piece but the first starts with its space, so the
+  // pieces join to the whole.
+  std::string TranscriptThrough(const std::string& transcript, double fraction) {
+    size_t end = fraction >= 1.0 ? transcript.size() : static_cast<size_t>(double(transcript.size()) * fraction);
+    if (end <= transcript_sent_) return "";
+    end = std::min(transcript.size(), transcript.find(' ', end));
+    std::string piece = transcript.substr(transcript_sent_, end - transcript_sent_);
+    transcript_sent_ = end;
+    return piece;
   }
 
   void FinishReply(json last_content) {
@@ -523,6 +547,7 @@ class SessionLogic {
   bool replying_ = false;
   bool first_chunk_ = false;
   size_t reply_pos_ = 0;
+  size_t transcript_sent_ = 0;  // of the reply's transcript
   std::string pending_tool_id_;
   std::vector<uint8_t> bytes_;
   std::vector<int16_t> samples_;

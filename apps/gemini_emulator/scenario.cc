@@ -13,6 +13,8 @@ void ReplyScript::Declare(Schema<ReplyScript>& s) {
   s.Field("chunk", &ReplyScript::chunk, "Audio per serverContent message").Range(1, 2000);
   s.Field("speed", &ReplyScript::speed, "Times real time (0: all at once)").Range(0, 1000);
   s.Field("transcript", &ReplyScript::transcript, "outputTranscription text of the reply");
+  s.Field("transcript_with_audio", &ReplyScript::transcript_with_audio,
+          "Send the transcript word by word with the audio it goes with (false: whole, before the audio)");
   s.Field("end_turn", &ReplyScript::end_turn, "Send generationComplete and turnComplete after the audio");
 }
 

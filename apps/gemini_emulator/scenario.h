@@ -7,6 +7,7 @@
 //     chunk: 40ms                # audio per serverContent message
 //     speed: 8                   # times real time; 0 sends it all at once
 //     transcript: "Visiting hours are ..."
+//     transcript_with_audio: true   # word by word with its audio; false: whole, first
 //   turn:
 //     threshold_dbfs: -40        # caller audio louder than this is speech
 //     end_silence: 500ms         # silence after speech that ends the caller's turn
@@ -38,6 +39,9 @@ struct ReplyScript {
   milliseconds chunk{40};
   double speed = 8;
   std::string transcript = "This is the Gemini Live emulator.";
+  // Word by word with the audio it goes with, as Gemini sends it; false:
+  // all of it before the audio.
+  bool transcript_with_audio = true;
   bool end_turn = true;     // send generationComplete and turnComplete after the audio
   static void Declare(Schema<ReplyScript>& s);
 };

@@ -28,6 +28,7 @@ namespace voxpipe::simulator {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using EventKind = SimulatedCallResult::Event::Kind;
 constexpr size_t kFrameBytes = 160;  // 20 ms of mu-law at 8000 Hz
 constexpr auto kFrame = std::chrono::milliseconds(20);
 
@@ -261,9 +262,9 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
   }
 
  private:
-  void Event(std::string what) {
+  void Event(std::string what, EventKind kind = EventKind::kInfo) {
     result_.events.push_back(
-        {std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_), std::move(what)});
+        {std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_), std::move(what), kind});
   }
   double MsSince(SteadyClock::time_point t) const {
     return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
@@ -394,6 +395,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     };
     Send(start.dump());
     stream_started_ = SteadyClock::now();
+    result_.stream_start_ms = std::chrono::duration<double, std::milli>(stream_started_ - started_).count();
     next_tick_ = stream_started_;
     if (options_.realtime) {
       Tick();
@@ -433,6 +435,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
         R"({{"event":"media","sequenceNumber":"{}","streamSid":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":")",
         ++sequence_, stream_sid_, chunks_sent_ + 1, chunks_sent_ * 20);
     ++chunks_sent_;
+    if (options_.realtime) result_.said.insert(result_.said.end(), chunk.begin(), chunk.end());
     base64::EncodeTo(chunk, message);
     message += "\"}}";
     ++result_.media_sent;
@@ -522,7 +525,8 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
             return true;
           }
           Event(fmt::format("caller barges in, {} ms into the reply",
-                            std::chrono::duration_cast<std::chrono::milliseconds>(now - reply_started_).count()));
+                            std::chrono::duration_cast<std::chrono::milliseconds>(now - reply_started_).count()),
+                EventKind::kBargeIn);
           step.kind = Kind::kSay;  // the rest of the step is speaking
           continue;
         case Kind::kDtmf:
@@ -533,7 +537,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
                                 {"dtmf", {{"track", "inbound_track"}, {"digit", std::string(1, digit)}}}}
                      .dump());
           }
-          Event(fmt::format("caller pressed {}", step.digits));
+          Event(fmt::format("caller pressed {}", step.digits), EventKind::kDtmf);
           SendSilence();
           NextStep();
           return true;
@@ -608,7 +612,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
                           {"streamSid", stream_sid_},
                           {"stop", {{"accountSid", options_.account_sid}, {"callSid", result_.call_sid}}}}
                .dump());
-      Event("caller hung up (stop sent)");
+      Event("caller hung up (stop sent)", EventKind::kHangUp);
     }
     ws_->Close(1000, "call ended");
   }
@@ -650,7 +654,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     }
     if (message.event == "clear") {
       ++result_.clears;
-      Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.queued_bytes() / 8));
+      Event(fmt::format("clear ({} ms of buffered audio dropped)", playback_.queued_bytes() / 8), EventKind::kClear);
       return EchoMarks(playback_.Clear(), "cleared");
     }
     Fail(Status::Error(fmt::format("the server sent event '{}'; only media, mark and clear are allowed", message.event)));
@@ -670,7 +674,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
     }
     if (result_.media_received++ == 0) {
       result_.first_audio_ms = std::chrono::duration<double, std::milli>(now - stream_started_).count();
-      Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms));
+      Event(fmt::format("first audio from the server, {:.1f} ms after start", result_.first_audio_ms), EventKind::kFirstAudio);
     }
     // Silence echoed back (the line streams it after the caller's words) is
     // not something heard.
@@ -702,7 +706,8 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       result_.closed_by_server = true;
       result_.close_code = info.code;
       result_.close_reason = info.reason;
-      Event(fmt::format("server closed the stream ({}{})", info.code, info.reason.empty() ? "" : ": " + info.reason));
+      Event(fmt::format("server closed the stream ({}{})", info.code, info.reason.empty() ? "" : ": " + info.reason),
+            EventKind::kClosed);
       ticker_.cancel();
       silence_timer_.cancel();
       if (options_.follow_action && !twiml_.action.empty()) return RequestAction();
@@ -731,10 +736,11 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
       if (self->finished_) return;
       if (!response.ok() || response->status != 200) {
         self->Event(fmt::format("<Connect action> failed: {}",
-                                response.ok() ? fmt::format("HTTP {}", response->status) : response.message()));
+                                response.ok() ? fmt::format("HTTP {}", response->status) : response.message()),
+                    EventKind::kFailed);
       } else {
         self->result_.after_stream = response->body;
-        self->Event("then: " + DescribeTwiml(response->body));
+        self->Event("then: " + DescribeTwiml(response->body), EventKind::kAfterStream);
       }
       self->Finish(OkStatus());
     });
@@ -742,7 +748,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
 
   void Fail(Status status) {
     if (finished_) return;
-    Event("failed: " + status.message());
+    Event("failed: " + status.message(), EventKind::kFailed);
     if (ws_) ws_->Detach();
     Finish(std::move(status));
   }

@@ -60,14 +60,22 @@ struct SimulatedCallOptions {
 
 struct SimulatedCallResult {
   struct Event {
+    // What a picture of the call marks; kInfo is only told.
+    enum class Kind { kInfo, kFirstAudio, kClear, kBargeIn, kDtmf, kHangUp, kClosed, kAfterStream, kFailed };
     std::chrono::microseconds at;  // since the webhook was sent
     std::string what;
+    Kind kind = Kind::kInfo;
   };
   Status status;
   std::string call_sid;
   std::vector<Event> events;
   std::vector<uint8_t> heard;     // mu-law 8000 Hz timeline of what the caller heard
   std::vector<uint8_t> received;  // every media payload from the server, concatenated
+  // Real time: what the caller sent, one 20 ms frame a tick (its words and
+  // the line's silence), on the same axis as `heard`; both start at
+  // `stream_start_ms`.
+  std::vector<uint8_t> said;
+  double stream_start_ms = 0;  // since the webhook was sent
   size_t underruns = 0;           // 20 ms slots of silence inside an utterance (audio came late)
   // For each media message received: arrival minus the send time of the
   // caller frame at the same sample position. On an echo line this is the

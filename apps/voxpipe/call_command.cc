@@ -22,6 +22,7 @@
 #include "processors/common/g711.h"
 #include "framework/audio/wav_file.h"
 #include "apps/simulator/call_simulator.h"
+#include "apps/timeline/call_timeline.h"
 
 namespace voxpipe::cli {
 namespace {
@@ -36,6 +37,8 @@ struct CallFlags {
   std::string from = "+15555550100";
   std::string to = "+15555550199";
   std::string record_path;
+  std::string timeline_path;
+  std::string call_sid;
   std::string script_path;
   std::string public_url;
   bool fast = false;
@@ -221,6 +224,14 @@ int RunCalls(const CallFlags& flags) {
     fmt::print(stderr, "voxpipe call: --script runs in real time; drop --fast\n");
     return 2;
   }
+  if (flags.fast && !flags.timeline_path.empty()) {
+    fmt::print(stderr, "voxpipe call: --timeline draws a real-time call; drop --fast\n");
+    return 2;
+  }
+  if (flags.calls > 1 && (!flags.call_sid.empty() || !flags.timeline_path.empty() || !flags.record_path.empty())) {
+    fmt::print(stderr, "voxpipe call: --call-sid, --record and --timeline are for one call; drop --calls\n");
+    return 2;
+  }
   // Real time without --tail: the caller says their words and waits for the
   // whole reply (or follows --script); --tail or --fast: a fixed listening time.
   bool by_script = !flags.fast && flags.tail_s < 0;
@@ -280,6 +291,7 @@ int RunCalls(const CallFlags& flags) {
     SimulatedCallOptions options;
     options.url = flags.url;
     options.auth_token = flags.auth_token;
+    options.call_sid = flags.call_sid;
     options.from = flags.from;
     options.to = flags.to;
     options.audio = *audio;
@@ -397,6 +409,14 @@ int RunCalls(const CallFlags& flags) {
     fmt::print("recorded what the caller heard ({:.1f} s) to {}\n", results.front().heard.size() / 8000.0,
                flags.record_path);
   }
+  if (!flags.timeline_path.empty()) {
+    Status s = timeline::WriteTimeline(timeline::CallTimeline(results.front(), flags.url), flags.timeline_path);
+    if (!s.ok()) {
+      fmt::print(stderr, "error: {}\n", s.message());
+      return 1;
+    }
+    fmt::print("drew the call's timeline to {}\n", flags.timeline_path);
+  }
   if (exit_status == 0 && echo_failed) {
     exit_status = kExitNothingHeard;
     reason = "the caller did not hear their own audio back (--expect-echo)";
@@ -421,6 +441,14 @@ void AddCallCommand(CLI::App& app, CommonFlags&, int* exit_code) {
   cmd->add_option("--from", flags->from, "Caller number")->capture_default_str();
   cmd->add_option("--to", flags->to, "Called number")->capture_default_str();
   cmd->add_option("--record", flags->record_path, "Write what the caller heard to this WAV (mu-law 8 kHz)");
+  cmd->add_option("--timeline", flags->timeline_path,
+                  "Draw who spoke when, first audio, barge-ins and clears to this file (.html, or .svg)");
+  cmd->add_option("--call-sid", flags->call_sid, "The call's CallSid (default: a new random one)")
+      ->check([](const std::string& value) -> std::string {
+        bool ok = value.size() == 34 && value.starts_with("CA") &&
+                  std::all_of(value.begin() + 2, value.end(), [](char c) { return std::isxdigit(c); });
+        return ok ? "" : "must be CA and 32 hex digits, as Twilio's are";
+      });
   cmd->add_flag("--fast", flags->fast, "Send audio as fast as possible instead of in real time");
   cmd->add_option("--tail", flags->tail_s,
                   "Seconds to keep listening after the audio ends, instead of waiting for the reply to finish "

@@ -26,6 +26,7 @@ void AddCheckCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 void AddGraphCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 void AddProcessorsCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 void AddCallCommand(CLI::App& app, CommonFlags& common, int* exit_code);
+void AddTimelineCommand(CLI::App& app, CommonFlags& common, int* exit_code);
 
 // Loads plugins named with --plugin; prints the error and returns false on failure.
 bool LoadCommandPlugins(const CommonFlags& common);

@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   cli::AddGraphCommand(app, common, &exit_code);
   cli::AddProcessorsCommand(app, common, &exit_code);
   cli::AddCallCommand(app, common, &exit_code);
+  cli::AddTimelineCommand(app, common, &exit_code);
 
   // An unknown command: CLI11 would only say that a subcommand is required.
   std::vector<std::string> commands;

@@ -49,6 +49,27 @@ TEST(VoxpipeCliTest, CheckAcceptsTheShippedPipeline) {
   EXPECT_NE(r.output.find("to_model"), std::string::npos);
 }
 
+// PUBLIC_URL is where Twilio reaches the line: https, scheme and host only.
+TEST(VoxpipeCliTest, CheckNamesAPublicUrlThatTwilioCannotUse) {
+  struct Case {
+    std::string url, error;
+  };
+  for (const auto& c : {Case{"https://abc123.ngrok.app/twilio/voice", "without a path: use https://abc123.ngrok.app"},
+                        Case{"http://abc123.ngrok.app", "must be the https:// address"},
+                        Case{"abc123.ngrok.app", "must be the https:// address"}}) {
+    auto r = RunCommand({VoxpipeBinary(), "check", "pipelines/twilio_gemini.yaml"},
+                        {.env = {{"PUBLIC_URL", c.url}}, .cwd = VOXPIPE_SOURCE_DIR});
+    EXPECT_NE(r.exit_code, 0) << c.url << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.error), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("twilio_gemini.yaml:"), std::string::npos) << "names the file and line: " << r.output;
+  }
+  for (const char* fine : {"https://abc123.ngrok.app", "https://line.example.org:8443/", "http://127.0.0.1:8091"}) {
+    auto r = RunCommand({VoxpipeBinary(), "check", "pipelines/twilio_gemini.yaml"},
+                        {.env = {{"PUBLIC_URL", fine}}, .cwd = VOXPIPE_SOURCE_DIR});
+    EXPECT_EQ(r.exit_code, 0) << fine << "\n" << r.output;
+  }
+}
+
 TEST(VoxpipeCliTest, CheckRejectsMulawIntoAResamplerNamingTheLine) {
   auto path = WriteTemp("mulaw_into_resampler.yaml", "pipeline:\n"
                                                      "  - type: WavFileSource\n"

@@ -18,6 +18,22 @@ TEST(ExpandVariablesTest, SubstitutesSetVariablesAndDefaults) {
   EXPECT_EQ(*ExpandVariables("cost $$5 and $HOME"), "cost $5 and $HOME");
 }
 
+// A default may hold a per-call value such as {date}: its braces pair up
+// and do not end the reference (the shipped MESSAGES_FILE default).
+TEST(ExpandVariablesTest, BracesInADefaultStayInTheDefault) {
+  unsetenv("VOXPIPE_TEST_UNSET");
+  setenv("VOXPIPE_TEST_FILE", "/var/lib/messages.jsonl", 1);
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_UNSET:-messages/{date}.jsonl}"), "messages/{date}.jsonl");
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_FILE:-messages/{date}.jsonl}"), "/var/lib/messages.jsonl");
+  EXPECT_EQ(*ExpandVariables("${VOXPIPE_TEST_UNSET:-{a}/{b}}/x"), "{a}/{b}/x");
+  EXPECT_FALSE(ExpandVariables("${VOXPIPE_TEST_UNSET:-{date}").ok()) << "unterminated";
+  auto node = ConfigNode::Parse("file: ${VOXPIPE_TEST_FILE:-messages/{date}.jsonl}\n", "x.yaml");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(*(*node)["file"].Scalar(), "/var/lib/messages.jsonl");
+  LenientVariables lenient;
+  EXPECT_EQ(*(*node)["file"].Scalar(), "/var/lib/messages.jsonl");
+}
+
 TEST(ExpandVariablesTest, UnsetVariableWithoutDefaultNamesIt) {
   unsetenv("VOXPIPE_TEST_UNSET");
   auto r = ExpandVariables("key=${VOXPIPE_TEST_UNSET}");

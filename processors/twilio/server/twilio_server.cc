@@ -57,9 +57,12 @@ bool IsInstanceName(std::string_view name) {
 std::string CheckPublicUrl(const std::string& value) {
   if (value.empty()) return "";
   auto url = ParseUrl(value);
-  if (!url.ok() || (url->scheme != "https" && url->scheme != "http")) {
+  // Twilio reaches a server over https only; plain http is for local tests.
+  bool loopback = url.ok() && (url->host == "localhost" || url->host.starts_with("127.") || url->host == "::1" ||
+                               url->host == "[::1]");
+  if (!url.ok() || (url->scheme != "https" && !(url->scheme == "http" && loopback))) {
     return fmt::format("public_url must be the https:// address Twilio reaches this server at, e.g. "
-                       "https://abc123.ngrok.app (got '{}')",
+                       "https://abc123.ngrok.app (got '{}'; http:// only for 127.0.0.1 or localhost)",
                        value);
   }
   if (url->target != "/" && !url->target.empty()) {

@@ -31,6 +31,20 @@ void SayOneTurn(ProcessorHarness& h) {
 
 size_t Count(const std::vector<Frame>& frames, auto pred) { return std::count_if(frames.begin(), frames.end(), pred); }
 
+// What the model said: its transcript comes in pieces with the audio, as
+// Gemini sends it; joined here.
+std::string BotText(const std::vector<TranscriptionFrame>& transcripts, size_t* pieces = nullptr) {
+  std::string text;
+  size_t n = 0;
+  for (const auto& t : transcripts) {
+    if (t.speaker != TranscriptionFrame::Speaker::kBot) continue;
+    text += t.text;
+    ++n;
+  }
+  if (pieces) *pieces = n;
+  return text;
+}
+
 TEST(GeminiLiveLLMTest, RepliesWithAudioTranscriptsEndOfTurnAndUsage) {
   auto emulator = StartEmulator(kReplyScenario);
   ASSERT_TRUE(emulator);
@@ -46,12 +60,13 @@ TEST(GeminiLiveLLMTest, RepliesWithAudioTranscriptsEndOfTurnAndUsage) {
   EXPECT_EQ(h.DownstreamSamples(), emulator->reply_audio());
   for (const auto& audio : h.Downstream<AudioFrame>()) EXPECT_EQ(audio.sample_rate, 24000);
   auto transcripts = h.Downstream<TranscriptionFrame>();
-  ASSERT_EQ(transcripts.size(), 2u);
+  ASSERT_GE(transcripts.size(), 2u);
   EXPECT_EQ(transcripts[0].speaker, TranscriptionFrame::Speaker::kUser);
   EXPECT_EQ(transcripts[0].text, "what are the visiting hours");
   EXPECT_TRUE(transcripts[0].final);
-  EXPECT_EQ(transcripts[1].speaker, TranscriptionFrame::Speaker::kBot);
-  EXPECT_EQ(transcripts[1].text, "Visiting hours are nine to eight.");
+  size_t pieces = 0;
+  EXPECT_EQ(BotText(transcripts, &pieces), "Visiting hours are nine to eight.");
+  EXPECT_GT(pieces, 1u) << "word by word with the audio";
   auto turns = h.Downstream<EndOfTurnFrame>();
   ASSERT_EQ(turns.size(), 1u) << "generationComplete and turnComplete end one turn";
   EXPECT_FALSE(turns[0].interrupted);
@@ -81,7 +96,11 @@ TEST(GeminiLiveLLMTest, HandlesEveryFieldOfABundledMessage) {
   SayOneTurn(h);
   ASSERT_TRUE(h.RunUntil([&] { return !h.Downstream<EndOfTurnFrame>().empty(); }));
   EXPECT_EQ(h.DownstreamSamples(), emulator->reply_audio());
-  EXPECT_EQ(h.Downstream<TranscriptionFrame>().size(), 2u);
+  auto transcripts = h.Downstream<TranscriptionFrame>();
+  EXPECT_EQ(std::count_if(transcripts.begin(), transcripts.end(),
+                          [](const auto& t) { return t.speaker == TranscriptionFrame::Speaker::kUser; }),
+            1);
+  EXPECT_EQ(BotText(transcripts), "Visiting hours are nine to eight.");
   EXPECT_FALSE(h.Downstream<MetricsFrame>().empty());
 }
 
@@ -146,10 +165,8 @@ replies:
   EXPECT_NE(greeting, answer);
   greeting.insert(greeting.end(), answer.begin(), answer.end());
   EXPECT_EQ(h.DownstreamSamples(), greeting);
-  auto transcripts = h.Downstream<TranscriptionFrame>();
-  ASSERT_GE(transcripts.size(), 2u);
-  EXPECT_EQ(transcripts.front().text, "Sutherland General, how can I help?");
-  EXPECT_EQ(transcripts.back().text, "Visiting hours are nine to eight.");
+  EXPECT_EQ(BotText(h.Downstream<TranscriptionFrame>()),
+            "Sutherland General, how can I help?Visiting hours are nine to eight.");
 }
 
 TEST(GeminiLiveLLMTest, BufferIsBoundedKeepingTheNewestAudio) {

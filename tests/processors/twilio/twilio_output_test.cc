@@ -12,11 +12,13 @@
 #include "framework/metrics.h"
 #include "framework/server/http_server.h"
 #include "framework/testing/processor_harness.h"
+#include "tests/common/rest_recorder.h"
 #include "tests/processors/twilio/twilio_test_util.h"
 
 namespace voxpipe::twilio {
 namespace {
 
+using voxpipe::testing::RestRecorder;
 using testing::ServerRunner;
 using testing::SimulatedCallOptions;
 
@@ -153,38 +155,13 @@ TEST(TwilioOutputTest, InterruptionClearsBufferedAudioAndReportsTheMarkCleared) 
   EXPECT_TRUE(marks[0].cleared) << "the turn was cut off, so its mark reports cleared";
 }
 
-// A stand-in for api.twilio.com that records what it is asked.
-class RestRecorder {
- public:
-  RestRecorder(Runtime& runtime, std::string call_sid, int status = 200, std::string body = "{}")
-      : server_(runtime, {.address = "127.0.0.1"}) {
-    server_.Handle("POST", "/2010-04-01/Accounts/ACtest/Calls/" + call_sid + ".json",
-                   [this, status, body](const server::HttpRequest& r) {
-                     std::lock_guard lock(mutex_);
-                     requests_.push_back(r);
-                     return server::HttpResponse::Json(status, body);
-                   });
-    EXPECT_TRUE(server_.Start().ok());
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
-  std::vector<server::HttpRequest> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  server::HttpServer server_;
-  std::mutex mutex_;
-  std::vector<server::HttpRequest> requests_;
-};
-
 std::string ControlServerYaml(const std::string& api_base) {
   return "  auth_token: tok\n  account_sid: ACtest\n  api_base: " + api_base + "\n";
 }
 
 TEST(TwilioOutputTest, HangUpGoesThroughTheRestApi) {
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime, "CAhangup");
+  RestRecorder rest(rest_runtime, "ACtest", "CAhangup");
   rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()), ScriptedPipeline("    hangup_after: 3\n"));
@@ -208,7 +185,7 @@ TEST(TwilioOutputTest, HangUpGoesThroughTheRestApi) {
 
 TEST(TwilioOutputTest, TransferRedirectsTheCallWithDialTwiml) {
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime, "CAtransfer");
+  RestRecorder rest(rest_runtime, "ACtest", "CAtransfer");
   rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()),
@@ -237,7 +214,7 @@ TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
                                             "Call control requests to Twilio's REST API", {{"result", "already_ended"}});
   uint64_t before = already.value();
   Runtime rest_runtime(1);
-  RestRecorder rest(rest_runtime, "CAgone", 404, R"({"code":20404,"message":"not found"})");
+  RestRecorder rest(rest_runtime, "ACtest", "CAgone", 404, R"({"code":20404,"message":"not found"})");
   rest_runtime.Start();
   {
     ServerRunner runner(ControlServerYaml(rest.url()), ScriptedPipeline("    hangup_after: 3\n"));
