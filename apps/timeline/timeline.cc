@@ -11,6 +11,7 @@
 
 #include "framework/audio/wav_file.h"
 #include "processors/common/g711.h"
+#include "processors/twilio/server/twiml.h"
 
 namespace voxpipe::timeline {
 namespace {
@@ -47,20 +48,8 @@ std::vector<Span> SpansOf(size_t count, int sample_rate, Lane lane, double thres
   return spans;
 }
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// SVG is XML, and the HTML page holds it: TwiML's escaping serves both.
+std::string Escape(std::string_view text) { return twilio::XmlEscape(text); }
 
 std::string Seconds(double ms) { return fmt::format("{:.2f} s", ms / 1000); }
 
