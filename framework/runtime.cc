@@ -22,14 +22,38 @@ int metrics_detail::ShardIndex() {
 
 void EventLoop::RunHere() {
   EventLoop* previous = std::exchange(current_loop, this);
-  io_.run();
+  if (batch_window_.count() > 0) {
+    RunBatched();
+  } else {
+    io_.run();
+  }
   current_loop = previous;
 }
 
-Runtime::Runtime(int loops) {
+void EventLoop::RunBatched() {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kMeasure = std::chrono::milliseconds(100);
+  constexpr size_t kBusyPerMeasure = Runtime::kBusyHandlers / 10;
+  bool busy = false;
+  size_t handled = 0;
+  auto measured_from = Clock::now();
+  // run_one() blocks until there is something to do; 0 once stopped or out of work.
+  for (size_t n; (n = io_.run_one()) > 0;) {
+    auto now = Clock::now();
+    handled += n + io_.poll();
+    if (now - measured_from >= kMeasure) {
+      busy = handled >= kBusyPerMeasure;
+      handled = 0;
+      measured_from = now;
+    }
+    if (busy) std::this_thread::sleep_until(now + batch_window_);
+  }
+}
+
+Runtime::Runtime(int loops, std::chrono::microseconds batch_window) {
   int n = loops > 0 ? loops : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    loops_.push_back(std::unique_ptr<EventLoop>(new EventLoop(i)));
+    loops_.push_back(std::unique_ptr<EventLoop>(new EventLoop(i, batch_window)));
     work_.emplace_back(boost::asio::make_work_guard(loops_.back()->io()));
   }
 }

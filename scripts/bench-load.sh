@@ -11,6 +11,7 @@
 #   scripts/bench-load.sh                        # 100 calls, voxpipe with 1 and 2 loops, and the peer
 #   scripts/bench-load.sh --calls 100,300 --threads 1,2
 #   scripts/bench-load.sh --no-peer --bin /path/to/other/build/bin   # another build, e.g. before a change
+#   scripts/bench-load.sh --batch-window 0       # voxpipe run --batch-window: 0 wakes for every message
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ threads_list=1,2
 seconds=20
 ramp=5
 run_peer=1
+batch_window=""
 bin=build/bin
 peer_src=${PEER_DIR:-../shared/peer}
 while [ $# -gt 0 ]; do
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --ramp) ramp=$2; shift 2 ;;
     --no-peer) run_peer=0; shift ;;
     --bin) bin=$2; shift 2 ;;
+    --batch-window) batch_window=$2; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench-load: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -127,7 +130,8 @@ for calls in "${calls_values[@]}"; do
   for loops in "${thread_values[@]}"; do
     echo "== voxpipe, $loops loop(s), $calls calls" >&2
     PORT=0 ADMIN_PORT=0 GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
-      ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" > "$work/voxpipe.log" 2>&1 &
+      ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" ${batch_window:+--batch-window "$batch_window"} \
+      > "$work/voxpipe.log" 2>&1 &
     server=$!
     pids+=($server)
     wait_for "$work/voxpipe.log" "twilio server listening"

@@ -29,6 +29,7 @@ namespace {
 struct RunFlags {
   std::vector<std::string> paths;
   int threads = 0;
+  std::chrono::microseconds batch_window = Runtime::kDefaultBatchWindow;
   std::optional<std::chrono::milliseconds> drain;  // default: each service's own
   bool trace_frames = false;
   bool no_admin = false;
@@ -225,6 +226,11 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
   cmd->add_option("--threads", flags->threads, "Event loops, one thread each (default 0: one per core)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option_function<double>(
+         "--batch-window",
+         [flags](double ms) { flags->batch_window = std::chrono::microseconds(int64_t(ms * 1000)); },
+         "Milliseconds a busy event loop gathers messages before it wakes (0: wake for each; default 1)")
+      ->check(CLI::Range(0.0, 20.0));
+  cmd->add_option_function<double>(
          "--drain-timeout", [flags](double s) { flags->drain = std::chrono::milliseconds(int64_t(s * 1000)); },
          "Seconds active calls may take to finish after SIGTERM (default: each server's drain_timeout)")
       ->check(CLI::Range(0.0, 86400.0));
@@ -247,7 +253,8 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
       return;
     }
     RaiseDescriptorLimit();
-    Runtime runtime(flags->threads);
+    // A file pipeline has no calls to gather: it runs flat out.
+    Runtime runtime(flags->threads, any_file_pipeline ? std::chrono::microseconds(0) : flags->batch_window);
     *exit_code = any_file_pipeline ? RunFilePipeline(files.front(), *flags, runtime)
                                    : RunServices(files, *flags, common, runtime);
   });

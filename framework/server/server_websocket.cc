@@ -38,6 +38,8 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
 
   void Start(Callbacks callbacks) override {
     callbacks_ = std::move(callbacks);
+    error_code ec;
+    socket_.non_blocking(true, ec);  // reads in on_readable() never block the loop
     last_read_ = Clock::now();
     ArmTimer(last_read_ + limits_.idle_timeout / 2);
     if (HandleEvents()) do_read();
@@ -104,23 +106,32 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
 
   // ---- reading
 
+  // Waits until the socket is readable, then reads what it holds. An
+  // async_read_some would first try a read that, between messages, finds
+  // nothing: two recv calls a message instead of one.
   void do_read() {
-    size_t available = 0;
-    uint8_t* space = reader_.Prepare(kReadChunk, available);
-    socket_.async_read_some(net::buffer(space, available),
-                            [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read(ec, n); });
+    socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
   }
 
-  void on_read(const error_code& ec, size_t n) {
+  void on_readable(const error_code& ec) {
     if (finished_) return;
-    if (ec) {
-      if (ec == net::error::eof) return Finish(close_sent_ ? "closed: " + close_reason_ : "peer went away");
-      return Finish("read: " + ec.message());
+    if (ec) return Finish("read: " + ec.message());
+    for (;;) {
+      size_t available = 0;
+      uint8_t* space = reader_.Prepare(kReadChunk, available);
+      error_code read_ec;
+      size_t n = socket_.read_some(net::buffer(space, available), read_ec);
+      if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;  // all read (or a spurious wake)
+      if (read_ec == net::error::eof) return Finish(close_sent_ ? "closed: " + close_reason_ : "peer went away");
+      if (read_ec) return Finish("read: " + read_ec.message());
+      reader_.Commit(n);
+      last_read_ = Clock::now();
+      ping_sent_ = false;
+      if (!HandleEvents()) return;
+      // A short read emptied the socket; what arrives next wakes the wait.
+      if (n < available) break;
     }
-    reader_.Commit(n);
-    last_read_ = Clock::now();
-    ping_sent_ = false;
-    if (HandleEvents()) do_read();
+    do_read();
   }
 
   // Dispatches what has been read; false when reading stops.
