@@ -65,12 +65,13 @@ start_emulator() {
   model_url=$(grep -o 'ws://[^ ]*' "$browser_work/emulator.log" | head -1)
 }
 
-# Stops the emulator, which then prints what it saw (sessions, replies,
-# interruptions); prints that line.
+# Stops the emulator, which then prints what it saw; sets emulator_summary
+# to that line ("sessions: N, refused: N, replies: N, interruptions: N, ...").
+# Not in a $(...) subshell: only this shell can wait for the emulator.
 stop_emulator() {
   kill "$emulator_pid" 2>/dev/null || true
   wait "$emulator_pid" 2>/dev/null || true
-  grep "^sessions:" "$browser_work/emulator.log" || true
+  emulator_summary=$(grep "^sessions:" "$browser_work/emulator.log" || true)
 }
 
 # Runs from SRC so that the pipeline's relative paths (prompts/, knowledge/,

@@ -22,7 +22,7 @@ mkdir -p "$page"
 cp "$here/pipecat_client_page.js" "$here/pipecat_client_test.mjs" "$browser_cache/"
 "$browser_cache/node_modules/.bin/esbuild" "$browser_cache/pipecat_client_page.js" --bundle --format=esm \
   --log-level=warning --outfile="$page/page.js"
-printf '<!doctype html><meta charset="utf-8"><title>Pipecat client test</title><script type="module" src="page.js"></script>\n' \
+printf '<!doctype html><meta charset="utf-8"><title>Pipecat client test</title><link rel="icon" href="data:,"><script type="module" src="page.js"></script>\n' \
   >"$page/index.html"
 node "$here/static_server.mjs" "$page" >"$browser_work/static.log" 2>&1 &
 browser_pids+=($!)
@@ -33,12 +33,12 @@ start_emulator "$build" "$here/pipecat_client_scenario.yaml"
 start_voxpipe "$build" "$src" ALLOWED_ORIGINS="http://127.0.0.1:$page_port"
 
 node "$browser_cache/pipecat_client_test.mjs" "http://127.0.0.1:$page_port/" "http://127.0.0.1:$browser_port/" \
-  "$(command -v chromium)" "$src/tests/data/audio/caller_visiting_hours_16k.wav" ||
+  "$(command -v chromium)" "$src/tests/data/audio/caller_barge_in_16k.wav" ||
   { echo "--- server log"; tail -30 "$browser_work/server.log"; exit 1; }
-# Both sessions reached the model, which heard the microphone and answered.
-seen=$(stop_emulator)
-echo "emulator: $seen"
-[[ $seen =~ sessions:\ ([0-9]+).*replies:\ ([0-9]+) ]] || { echo "FAIL: no emulator summary"; exit 1; }
+# Both sessions reached the model, which heard the question and answered.
+stop_emulator
+echo "emulator: $emulator_summary"
+[[ $emulator_summary =~ sessions:\ ([0-9]+).*replies:\ ([0-9]+) ]] || { echo "FAIL: no emulator summary"; exit 1; }
 [ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[2]}" -ge 2 ] ||
   { echo "FAIL: expected a reply in each of two sessions"; cat "$browser_work/emulator.log"; exit 1; }
 echo "pipecat client test passed"

@@ -24,8 +24,8 @@ node "$browser_cache/page_test.mjs" "http://127.0.0.1:$browser_port/" "$(command
   "$src/tests/data/audio/caller_barge_in_16k.wav" --barge-in ${shot:+--screenshot "$shot"} ||
   { echo "--- server log"; tail -30 "$browser_work/server.log"; exit 1; }
 # The model heard the fake microphone: it answered, and was interrupted.
-seen=$(stop_emulator)
-echo "emulator: $seen"
-[[ $seen =~ replies:\ [1-9].*interruptions:\ [1-9] ]] ||
+stop_emulator
+echo "emulator: $emulator_summary"
+[[ $emulator_summary =~ replies:\ [1-9].*interruptions:\ [1-9] ]] ||
   { echo "FAIL: the emulator did not answer and get interrupted"; cat "$browser_work/emulator.log"; exit 1; }
 echo "page test passed"
