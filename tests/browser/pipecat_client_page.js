@@ -16,6 +16,7 @@ const record = {
   events: [],
   errors: [],
   connectResult: null,
+  userStoppedAt: null,  // the first onUserStoppedSpeaking (performance.now())
   played: {},  // AudioContext sample rate -> {audibleMs, firstAudibleAt}
 };
 window.record = record;
@@ -72,7 +73,10 @@ window.runClient = async ({ mode, wsUrl, endpoint }) => {
       onBotStartedSpeaking: note("bot-started-speaking"),
       onBotStoppedSpeaking: note("bot-stopped-speaking"),
       onUserStartedSpeaking: note("user-started-speaking"),
-      onUserStoppedSpeaking: note("user-stopped-speaking"),
+      onUserStoppedSpeaking: () => {
+        record.events.push("user-stopped-speaking");
+        record.userStoppedAt ??= performance.now();
+      },
       onTrackStarted: (track) => record.events.push(`track-started:${track.kind}`),
       onDisconnected: note("disconnected"),
       onError: (message) => record.errors.push(JSON.stringify(message.data ?? message)),

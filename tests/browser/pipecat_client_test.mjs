@@ -69,7 +69,11 @@ try {
     }
     if (r.errors.length) fail(mode, `onError / rejected: ${r.errors.join("; ")}`);
     if (consoleErrors.length) fail(mode, `console errors: ${consoleErrors.join("; ")}`);
-    if (!failed) console.log(`${mode}: ready, bot ready, transcripts, ${played.audibleMs} ms of bot audio heard`);
+    if (!failed) {
+      const latency = Math.round(played.firstAudibleAt - r.userStoppedAt);
+      console.log(`${mode}: ready, bot ready, transcripts, ${played.audibleMs} ms of bot audio heard, ` +
+                  `first heard ${latency} ms after onUserStoppedSpeaking`);
+    }
     await page.close();
   }
 } catch (e) {
