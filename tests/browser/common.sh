@@ -30,22 +30,32 @@ browser_tools_or_skip() {
   done
 }
 
-# Installs what is missing. The lock keeps two tests run at once (ctest -j)
-# from installing into the same directory together.
+# Installs what is missing, and an exact version (x.y.z) that differs from
+# the one in the cache. The lock keeps two tests run at once (ctest -j) from
+# installing into the same directory together, and makes the second see
+# what the first installed.
 browser_npm_install() {
   mkdir -p "$browser_cache"
-  local missing=() spec name
+  local missing=() spec name version json lock
+  exec {lock}>"$browser_cache/.lock"
+  flock "$lock"
   for spec in "$@"; do
     name=${spec%@*}
-    [ -d "$browser_cache/node_modules/$name" ] || missing+=("$spec")
+    version=${spec##*@}
+    json=$browser_cache/node_modules/$name/package.json
+    if [ ! -f "$json" ]; then
+      missing+=("$spec")
+    elif [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] && ! grep -q "\"version\": *\"$version\"" "$json"; then
+      missing+=("$spec")
+    fi
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if ! flock "$browser_cache/.lock" npm install --prefix "$browser_cache" --silent --no-audit --no-fund \
+  if [ ${#missing[@]} -gt 0 ] && ! npm install --prefix "$browser_cache" --silent --no-audit --no-fund \
       "${missing[@]}" >"$browser_work/npm.log" 2>&1; then
     echo "SKIP: cannot install ${missing[*]} from npm:"
     tail -5 "$browser_work/npm.log"
     exit 77
   fi
+  exec {lock}>&-
 }
 
 # wait_for_log FILE TEXT: until a line with TEXT shows up (10 s at most).
