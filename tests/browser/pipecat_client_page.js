@@ -17,8 +17,14 @@ const record = {
   errors: [],
   connectResult: null,
   userStoppedAt: null,  // the first onUserStoppedSpeaking (performance.now())
-  played: {},  // AudioContext sample rate -> {audibleMs, firstAudibleAt}
+  played: {},  // AudioContext sample rate -> {audibleMs, firstAudibleAt, audible}
+  // The caller talking over the bot: from onUserStartedSpeaking while bot
+  // audio was heard to the first meter reading below -50 dBFS that stays
+  // so for 200 ms (20 ms resolution). The client flushes nothing, so this
+  // is what the server had already sent.
+  bargeIn: null,  // {stopMs}
 };
+const kStaysSilentMs = 200;
 window.record = record;
 
 // What reaches the speakers: every node connected to an AudioContext's
@@ -34,7 +40,7 @@ AudioNode.prototype.connect = function (target, ...rest) {
       const analyser = this.context.createAnalyser();
       analyser.fftSize = 2048;
       meter = { analyser, buffer: new Float32Array(analyser.fftSize),
-                stats: (record.played[this.context.sampleRate] = { audibleMs: 0, firstAudibleAt: null }) };
+                stats: (record.played[this.context.sampleRate] = { audibleMs: 0, firstAudibleAt: null, audible: false }) };
       meters.set(this.context, meter);
     }
     connect.call(this, meter.analyser);
@@ -48,12 +54,29 @@ setInterval(() => {
     let sum = 0;
     for (let i = buffer.length - n; i < buffer.length; i++) sum += buffer[i] * buffer[i];
     const dbfs = 10 * Math.log10(sum / n + 1e-12);
-    if (dbfs > -50) {
+    stats.audible = dbfs > -50;
+    if (stats.audible) {
       stats.audibleMs += meterInterval;
       if (stats.firstAudibleAt === null) stats.firstAudibleAt = performance.now();
     }
   }
+  timeBargeIn();
 }, meterInterval);
+
+let bargeInAt = null, silentSince = null;
+function botAudible() { return record.played[24000]?.audible ?? false; }
+function startBargeIn() {
+  if (record.bargeIn || !botAudible()) return;
+  bargeInAt = performance.now();
+  record.bargeIn = { stopMs: null };
+}
+function timeBargeIn() {
+  if (!record.bargeIn || record.bargeIn.stopMs !== null) return;
+  const now = performance.now();
+  if (botAudible()) silentSince = null;
+  else if (silentSince === null) silentSince = now;
+  else if (now - silentSince >= kStaysSilentMs) record.bargeIn.stopMs = Math.round(silentSince - bargeInAt);
+}
 
 let client = null;
 
@@ -72,7 +95,10 @@ window.runClient = async ({ mode, wsUrl, endpoint }) => {
       onBotOutput: (data) => record.botOutputs.push(data.text),
       onBotStartedSpeaking: note("bot-started-speaking"),
       onBotStoppedSpeaking: note("bot-stopped-speaking"),
-      onUserStartedSpeaking: note("user-started-speaking"),
+      onUserStartedSpeaking: () => {
+        record.events.push("user-started-speaking");
+        startBargeIn();
+      },
       onUserStoppedSpeaking: () => {
         record.events.push("user-stopped-speaking");
         record.userStoppedAt ??= performance.now();

@@ -35,10 +35,12 @@ start_voxpipe "$build" "$src" ALLOWED_ORIGINS="http://127.0.0.1:$page_port"
 node "$browser_cache/pipecat_client_test.mjs" "http://127.0.0.1:$page_port/" "http://127.0.0.1:$browser_port/" \
   "$(command -v chromium)" "$src/tests/data/audio/caller_barge_in_16k.wav" ||
   { echo "--- server log"; tail -30 "$browser_work/server.log"; exit 1; }
-# Both sessions reached the model, which heard the question and answered.
+# Both sessions reached the model, which heard the question, answered, and
+# was interrupted by the question asked again.
 stop_emulator
 echo "emulator: $emulator_summary"
-[[ $emulator_summary =~ sessions:\ ([0-9]+).*replies:\ ([0-9]+) ]] || { echo "FAIL: no emulator summary"; exit 1; }
-[ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[2]}" -ge 2 ] ||
-  { echo "FAIL: expected a reply in each of two sessions"; cat "$browser_work/emulator.log"; exit 1; }
+[[ $emulator_summary =~ sessions:\ ([0-9]+).*replies:\ ([0-9]+).*interruptions:\ ([0-9]+) ]] ||
+  { echo "FAIL: no emulator summary"; cat "$browser_work/emulator.log"; exit 1; }
+[ "${BASH_REMATCH[1]}" -ge 2 ] && [ "${BASH_REMATCH[2]}" -ge 2 ] && [ "${BASH_REMATCH[3]}" -ge 2 ] ||
+  { echo "FAIL: expected a reply and an interruption in each of two sessions"; exit 1; }
 echo "pipecat client test passed"

@@ -5,7 +5,9 @@
 // connect({wsUrl}) and once with startBotAndConnect({endpoint}) (POST
 // /start), each in a fresh page, and checks what the client reports: state
 // "ready", onBotReady, both transcripts, bot-started-speaking, bot audio
-// played, no error, and a clean disconnect.
+// played, no error, and a clean disconnect. The caller asks again over the
+// answer: the client flushes nothing, so what it still plays is what the
+// server sent ahead (its lead, 50 ms); that must end within kMaxStopMs.
 // Usage: node pipecat_client_test.mjs PAGE_URL SERVER_URL CHROMIUM WAV
 import puppeteer from "puppeteer-core";
 
@@ -15,7 +17,12 @@ const modes = [
   { mode: "connect", wsUrl },
   { mode: "startBotAndConnect", endpoint: serverUrl + "start" },
 ];
-const kAudibleMs = 1000;  // of bot speech played before the page is done
+const kAudibleMs = 500;  // of bot speech played before the page is done
+// What plays on is the server's 50 ms lead, plus the audio thread's and the
+// 20 ms meter's granularity: 86-130 ms measured, the higher under load. A
+// server that went on sending after the interruption would be heard for the
+// rest of the answer, seconds.
+const kMaxStopMs = 250;
 
 let failed = false;
 const fail = (mode, m) => { console.error(`FAIL (${mode}):`, m); failed = true; };
@@ -41,7 +48,8 @@ try {
         const r = window.record;
         return (r.errors.length > 0) ||
                (r.states.includes("ready") && r.botReady && r.userTranscripts.length > 0 && r.botTranscripts.length > 0 &&
-                r.events.includes("bot-started-speaking") && (r.played[24000]?.audibleMs ?? 0) >= audible);
+                r.events.includes("bot-started-speaking") && (r.played[24000]?.audibleMs ?? 0) >= audible &&
+                r.bargeIn?.stopMs != null);
       }, { timeout: 20000 }, kAudibleMs);
     } catch (e) {
       fail(mode, `timed out: ${e.message}`);
@@ -67,12 +75,16 @@ try {
     if (mode === "startBotAndConnect" && r.botStarted?.wsUrl !== wsUrl) {
       fail(mode, `POST /start answered ${JSON.stringify(r.botStarted)}, expected wsUrl ${wsUrl}`);
     }
+    if (!r.bargeIn || r.bargeIn.stopMs === null || r.bargeIn.stopMs >= kMaxStopMs) {
+      fail(mode, `barge-in: bot audio went on ${JSON.stringify(r.bargeIn)} (at most ${kMaxStopMs} ms)`);
+    }
     if (r.errors.length) fail(mode, `onError / rejected: ${r.errors.join("; ")}`);
     if (consoleErrors.length) fail(mode, `console errors: ${consoleErrors.join("; ")}`);
     if (!failed) {
       const latency = Math.round(played.firstAudibleAt - r.userStoppedAt);
       console.log(`${mode}: ready, bot ready, transcripts, ${played.audibleMs} ms of bot audio heard, ` +
-                  `first heard ${latency} ms after onUserStoppedSpeaking`);
+                  `first heard ${latency} ms after onUserStoppedSpeaking, ` +
+                  `silent ${r.bargeIn.stopMs} ms after the barge-in's onUserStartedSpeaking`);
     }
     await page.close();
   }
