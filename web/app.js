@@ -92,6 +92,7 @@ const ui = { state: $("state"), chat: $("chat"), error: $("error"), talk: $("tal
              latency: $("latency"), text: $("text"), send: $("send"), form: $("text-form") };
 
 let ws = null, micContext = null, playerContext = null, player = null, mic = null, micStream = null;
+let output = null, playerPlaying = false, bargeInProbe = null;
 let connected = false, userStoppedAt = 0, awaitingReply = false, pttHeld = false;
 let userBubble = null, botBubble = null;
 
@@ -118,12 +119,48 @@ function rtvi(type, data, id) {
   if (data !== undefined) message.data = data;
   ws.send(encodeMessage(message));
 }
-function flushPlayback() { if (player) player.port.postMessage({ type: "flush" }); }
+function flushPlayback(cause) {
+  if (!player) return;
+  measureBargeIn(cause);
+  player.port.postMessage({ type: "flush" });
+}
 function micEnabled() { return connected && (!ui.ptt.checked || pttHeld); }
 function updateMic() { if (mic) mic.port.postMessage({ type: "enable", value: micEnabled() }); }
 
-// What the page did, for tests/browser and the console.
-const stats = { events: [], audioMessages: 0, audioSamples: 0, playbackStarts: 0 };
+// What the page did, for tests/browser and the console. latencies: ms from
+// user-stopped-speaking to a reply's first audio; bargeIns: {cause, stopMs}
+// per flush while the bot was heard (stopMs null: it did not go silent).
+const stats = { events: [], audioMessages: 0, audioSamples: 0, playbackStarts: 0, latencies: [], bargeIns: [] };
+
+// Barge-in as heard: from the message that flushes the player to the
+// player's output going silent (an analyser between it and the speakers).
+// Silent means below -60 dBFS over the analyser's window (10.7 ms) and for
+// kStaysSilentMs after, so a pause between words does not count; stopMs is
+// the first silent reading, an upper bound by up to the window.
+const kSilence = 0.001;
+const kStaysSilentMs = 200;
+function outputAudible() {
+  output.getFloatTimeDomainData(output.samples);
+  return output.samples.some((x) => Math.abs(x) > kSilence);
+}
+function measureBargeIn(cause) {
+  if (!output || bargeInProbe || !(playerPlaying || outputAudible())) return;
+  const at = performance.now();
+  const result = { cause, stopMs: null };
+  stats.bargeIns.push(result);
+  let silentSince = null;
+  bargeInProbe = setInterval(() => {
+    const now = performance.now();
+    if (!output || now - at > 2000) { clearInterval(bargeInProbe); bargeInProbe = null; return; }
+    if (outputAudible()) silentSince = null;
+    else if (silentSince === null) silentSince = now;
+    else if (now - silentSince >= kStaysSilentMs) {
+      result.stopMs = Math.round(silentSince - at);
+      clearInterval(bargeInProbe);
+      bargeInProbe = null;
+    }
+  }, 2);
+}
 
 function onRtvi(m) {
   const data = m.data || {};
@@ -133,7 +170,7 @@ function onRtvi(m) {
       setState("ready", ui.ptt.checked ? "Connected — hold Space to talk" : "Connected — listening");
       break;
     case "user-started-speaking":
-      flushPlayback();
+      flushPlayback(m.type);
       ui.talk.classList.add("speaking");
       break;
     case "user-stopped-speaking":
@@ -142,7 +179,7 @@ function onRtvi(m) {
       awaitingReply = true;
       break;
     case "bot-interrupted":
-      flushPlayback();
+      flushPlayback(m.type);
       botBubble = null;
       break;
     case "user-transcription":
@@ -172,7 +209,9 @@ function onAudio(buffer) {
   stats.audioMessages++;
   stats.audioSamples += buffer.byteLength / 2;
   if (awaitingReply && userStoppedAt) {
-    ui.latency.textContent = `${Math.round(performance.now() - userStoppedAt)} ms`;
+    const latency = Math.round(performance.now() - userStoppedAt);
+    stats.latencies.push(latency);
+    ui.latency.textContent = `${latency} ms`;
     awaitingReply = false;
   }
   if (player) player.port.postMessage(buffer, [buffer]);
@@ -194,8 +233,15 @@ async function start() {
     playerContext = new AudioContext({ sampleRate: PLAYER_RATE, latencyHint: "interactive" });
     await playerContext.audioWorklet.addModule("audio-worklet.js");
     player = new AudioWorkletNode(playerContext, "bot-player", { outputChannelCount: [1] });
-    player.connect(playerContext.destination);
-    player.port.onmessage = (e) => { if (e.data && e.data.type === "playing") stats.playbackStarts++; };
+    output = playerContext.createAnalyser();
+    output.fftSize = 256;
+    output.samples = new Float32Array(output.fftSize);
+    player.connect(output).connect(playerContext.destination);
+    player.port.onmessage = (e) => {
+      if (!e.data) return;
+      if (e.data.type === "playing") { stats.playbackStarts++; playerPlaying = true; }
+      if (e.data.type === "idle") playerPlaying = false;
+    };
     let rate = MIC_RATE;
     try { micContext = new AudioContext({ sampleRate: MIC_RATE }); } catch { micContext = new AudioContext(); rate = micContext.sampleRate; }
     if (micContext !== playerContext) await micContext.audioWorklet.addModule("audio-worklet.js");
@@ -261,7 +307,8 @@ function stop() {
   if (micStream) micStream.getTracks().forEach((t) => t.stop());
   if (micContext) micContext.close();
   if (playerContext) playerContext.close();
-  micStream = micContext = playerContext = player = mic = null;
+  micStream = micContext = playerContext = player = mic = output = null;
+  playerPlaying = false;
   ui.talk.disabled = false;
   ui.talk.textContent = "Start talking";
   ui.talk.setAttribute("aria-pressed", "false");
