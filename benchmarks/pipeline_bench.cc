@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <boost/asio/io_context.hpp>
 
+#include "benchmarks/allocation_counter.h"
 #include "framework/pipeline.h"
 #include "framework/registry.h"
 #include "processors/common/base64.h"
@@ -74,7 +75,9 @@ std::vector<int16_t> Tone(size_t n, int rate) {
 void RunAudio(benchmark::State& state, std::string_view yaml, int rate) {
   Bench bench(yaml, StreamFormat::Pcm16(rate));
   auto samples = Tone(rate / 50, rate);
+  bench::AllocationCount allocations;
   for (auto _ : state) bench.Push(Frame::Make(AudioFrame{rate, 1, samples}));
+  state.counters["allocs_per_frame"] = allocations.PerIteration(state);
   state.counters["frames_out"] = benchmark::Counter(double(bench.outputs()), benchmark::Counter::kAvgIterations);
 }
 
@@ -117,6 +120,7 @@ void BM_CallerToModelWireToWire20ms(benchmark::State& state) {
   twilio.insert(twilio.size() - 1, R"(,"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0")");
   std::vector<uint8_t> bytes;
   twilio::TwilioMessage parsed;
+  bench::AllocationCount allocations;
   for (auto _ : state) {
     twilio::ParseTwilioMessage(twilio, parsed);
     if (parsed.kind != twilio::TwilioMessage::Kind::kMedia || !base64::DecodeTo(parsed.payload, bytes)) {
@@ -124,6 +128,7 @@ void BM_CallerToModelWireToWire20ms(benchmark::State& state) {
     }
     bench.Push(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, bytes}));
   }
+  state.counters["allocs_per_frame"] = allocations.PerIteration(state);
   state.counters["message_bytes"] = double(message.size());
 }
 BENCHMARK(BM_CallerToModelWireToWire20ms);
@@ -143,12 +148,14 @@ void BM_ModelToCallerWireToWire20ms(benchmark::State& state) {
   std::string gemini = R"({"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":")" +
                        base64::Encode(std::span(reinterpret_cast<const uint8_t*>(samples.data()), samples.size() * 2)) +
                        R"("}}]}}})";
+  bench::AllocationCount allocations;
   for (auto _ : state) {
     auto parsed = gemini::ParseServerMessage(gemini);
     if (!parsed.ok() || parsed->audio.empty()) return state.SkipWithError("the server message did not parse");
     auto& chunk = parsed->audio.front();
     bench.Push(Frame::Make(AudioFrame{chunk.sample_rate, 1, std::move(chunk.samples)}));
   }
+  state.counters["allocs_per_frame"] = allocations.PerIteration(state);
   state.counters["message_bytes"] = double(message.size());
 }
 BENCHMARK(BM_ModelToCallerWireToWire20ms);
