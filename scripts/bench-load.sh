@@ -103,9 +103,12 @@ run_line() {
   reply=$(echo "$out" | sed -n 's/^reply latency: p50 \([0-9.]*\).*p99 \([0-9.]*\).*/\1 \/ \2/p')
   media_in=$(echo "$out" | sed -n 's/.*voxpipe_gemini_input_latency_seconds.*p50 <=\([0-9.e-]*\) ms  p99 <=\([0-9.e-]*\) ms.*/\1 \/ \2/p')
   media_out=$(echo "$out" | sed -n 's/.*voxpipe_twilio_output_latency_seconds.*p50 <=\([0-9.e-]*\) ms  p99 <=\([0-9.e-]*\) ms.*/\1 \/ \2/p')
-  cpm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$calls" -v s="$seconds" 'BEGIN { printf "%.4f", (b - a) / (n * s / 60) }')
+  # Per minute of the calls that were answered: a line that refuses some
+  # (full, or falling behind) did not carry them.
+  cpm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${ok:-0}" -v s="$seconds" \
+    'BEGIN { if (n > 0) printf "%.4f", (b - a) / (n * s / 60); else printf "n/a" }')
   results+=("$(printf '%-8s %5s %6s %6s %9s %9s %10s %14s %14s %14s' "$name" "$loops" "$calls" "${ok:-0}" \
-    "$cpm" "$((peak / 1024))" "$(( (peak - rss0) / calls ))" "${reply:-n/a}" "${media_in:-n/a}" "${media_out:-n/a}")")
+    "$cpm" "$((peak / 1024))" "$(( (peak - rss0) / (${ok:-0} > 0 ? ${ok:-0} : 1) ))" "${reply:-n/a}" "${media_in:-n/a}" "${media_out:-n/a}")")
   echo "  $name loops=$loops calls=$calls: ${ok:-0} ok, $cpm CPU-s per call-minute" >&2
 }
 
@@ -129,7 +132,7 @@ fi
 for calls in "${calls_values[@]}"; do
   for loops in "${thread_values[@]}"; do
     echo "== voxpipe, $loops loop(s), $calls calls" >&2
-    PORT=0 ADMIN_PORT=0 GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
+    PORT=0 ADMIN_PORT=0 MAX_CALLS=$((calls + 10)) GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
       ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" ${batch_window:+--batch-window "$batch_window"} \
       > "$work/voxpipe.log" 2>&1 &
     server=$!
@@ -158,11 +161,16 @@ printf '%-8s %5s %6s %6s %9s %9s %10s %14s %14s %14s\n' line loops calls ok "CPU
   "reply p50/p99" "to model ms" "to caller ms"
 printf '%s\n' "${results[@]}"
 echo
-echo "CPU-s/min: CPU seconds of the server's process group per minute of call. KiB/call: (peak RSS - idle RSS) / calls."
+echo "CPU-s/min: CPU seconds of the server's process group per minute of answered call. KiB/call: (peak RSS - idle"
+echo "RSS) / answered calls."
 echo "reply p50/p99 (ms): from the caller's last word to the first audio back, as the simulator heard it (includes"
 echo "the emulator's 500 ms end-of-speech wait). to model / to caller: voxpipe's own p50 / p99 bucket bounds from"
 echo "/metrics (Twilio frame in -> realtimeInput on the socket; model audio in -> media queued for Twilio)."
 printf '%s\n' "${results[@]}" | awk '
-  $1 == "peer" { peer[$3] = $5; next }
+  $1 == "peer" { peer[$3] = $5; peer_ok[$3] = $4; next }
   $5 + 0 > worst[$3] + 0 { worst[$3] = $5 }
-  END { for (k in peer) if (worst[k] > 0) printf "peer/voxpipe CPU per call at %s calls: %.1fx (against the costlier voxpipe run)\n", k, peer[k] / worst[k] }'
+  END {
+    for (k in peer) if (worst[k] > 0 && peer[k] + 0 > 0)
+      printf "peer/voxpipe CPU per call at %s calls: %.1fx (against the costlier voxpipe run)%s\n", k, peer[k] / worst[k],
+        peer_ok[k] < k ? sprintf("; the peer answered only %d of %d", peer_ok[k], k) : ""
+  }'
