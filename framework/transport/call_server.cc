@@ -50,7 +50,7 @@ class CallServer::Drainer : public std::enable_shared_from_this<Drainer> {
         done_(std::move(done)) {}
 
   void Poll() {
-    if (server_.active_ == 0) return Finish();
+    if (server_.active_ == 0 && server_.promised_calls() == 0) return Finish();
     auto now = Clock::now();
     if (!cancelled_ && now >= deadline_) {
       cancelled_ = true;
@@ -170,8 +170,8 @@ void CallServer::Reload(std::shared_ptr<const PipelineTemplate> pipeline) {
   line_->set_pipeline(std::move(pipeline));
 }
 
-std::optional<HttpResponse> CallServer::RefuseIfUnavailable() const {
-  if (draining_) return HttpResponse::Text(503, "draining\n");
+std::optional<HttpResponse> CallServer::RefuseIfUnavailable(bool promised) const {
+  if (draining_ && !promised) return HttpResponse::Text(503, "draining\n");
   if (active_ >= common_.max_calls) return HttpResponse::Text(503, "all lines busy\n");
   return std::nullopt;
 }
@@ -189,11 +189,12 @@ bool CallServer::Begin(TransportSession& session) {
   // Counted here, when the call is known: a connection that never starts a
   // call holds no slot.
   int now = active_.fetch_add(1) + 1;
-  if (draining_ || now > common_.max_calls) {
+  bool refuse_draining = draining_ && !session.promised();
+  if (refuse_draining || now > common_.max_calls) {
     active_.fetch_sub(1);
     metrics.refused.Increment();
     LogEvery(std::chrono::seconds(1), spdlog::level::warn, "call_refused", "[{}] refusing the {} call: {}",
-             session.call_id(), line_->carrier, draining_ ? "draining" : "all lines busy");
+             session.call_id(), line_->carrier, refuse_draining ? "draining" : "all lines busy");
     return false;
   }
   metrics.active.Add(1);
@@ -215,8 +216,9 @@ void CallServer::OnSessionEnd(TransportSession& session, const Status& status, b
 
 void CallServer::Drain(std::chrono::milliseconds grace, std::function<void()> done) {
   draining_ = true;
-  spdlog::info("{} server draining: refusing new calls, waiting up to {} ms for {} active", line_->carrier,
-               grace.count(), active_.load());
+  spdlog::info("{} server draining: refusing new calls, waiting up to {} ms for {} active and {} answered but "
+               "not yet connected",
+               line_->carrier, grace.count(), active_.load(), promised_calls());
   drainer_ = std::make_shared<Drainer>(*this, grace, std::move(done));
   // Posted, not run here: `done` must not run inside the caller's own call.
   boost::asio::post(env_.runtime->main().executor(), [d = drainer_] { d->Poll(); });

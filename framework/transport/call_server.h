@@ -103,6 +103,9 @@ class CallServer : public Service {
 
   int port() const { return http_ ? http_->port() : 0; }
   int active_calls() const { return active_; }
+  // Calls the line has answered whose media has not connected yet: a drain
+  // waits for them as for active calls.
+  virtual int promised_calls() const { return 0; }
   bool draining() const { return draining_; }
   const CallRegistry& registry() const { return *line_->registry; }
 
@@ -117,7 +120,9 @@ class CallServer : public Service {
   virtual void DescribeCarrier(nlohmann::json& home) const {}
 
   // For the carrier's routes: a 503 while draining or full, else nothing.
-  std::optional<server::HttpResponse> RefuseIfUnavailable() const;
+  // `promised`: the line answered this call (its webhook) before the drain
+  // began, so it is still taken while draining.
+  std::optional<server::HttpResponse> RefuseIfUnavailable(bool promised = false) const;
   // Takes a new session: tracked for the drain, then started.
   void OpenSession(std::shared_ptr<TransportSession> session);
 

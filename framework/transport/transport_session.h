@@ -106,6 +106,9 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   const Executor& executor() const { return connection_->executor(); }
   CallCounters& counters() { return *counters_; }
   bool started() const { return instance_ != nullptr || begun_; }
+  // The line answered this call before it began draining (the carrier
+  // says so): a drain still takes it.
+  bool promised() const { return promised_; }
   // The call's record when recording is on, else null.
   CallRecording* recording() const { return recording_.get(); }
 
@@ -126,6 +129,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   bool StartPipeline(StartFrame start, const CallInfo& info, std::shared_ptr<EarlyResources> early = nullptr);
   // Malformed or unusable input from the client.
   void BadMessage(std::string_view kind, std::string_view detail);
+  void MarkPromised() { promised_ = true; }
   // Media arrived: the call is alive.
   void MediaArrived() { last_media_ = Clock::now(); }
   // The client ended the call (e.g. Twilio's `stop`).
@@ -158,6 +162,7 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
   Clock::time_point last_media_{};
   int bad_messages_ = 0;
   bool begun_ = false;          // on_begin accepted the call
+  bool promised_ = false;
   bool registered_ = false;     // the registry holds our entry
   bool instance_done_ = false;
   bool socket_closed_ = false;

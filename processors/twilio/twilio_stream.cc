@@ -25,7 +25,9 @@ MetricCounter& AudioBytesIn() {
 
 TwilioStream::TwilioStream(std::shared_ptr<server::WebSocketConnection> connection,
                            std::shared_ptr<const TransportLine> line, TwilioStreamConfig config)
-    : TransportSession(std::move(connection), std::move(line)), config_(std::move(config)) {}
+    : TransportSession(std::move(connection), std::move(line)), config_(std::move(config)) {
+  if (config_.promised) MarkPromised();
+}
 
 void TwilioStream::OnMessage(std::string_view text, bool binary) {
   // Twilio sends JSON in text frames only.

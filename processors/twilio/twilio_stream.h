@@ -29,6 +29,7 @@ struct TwilioStreamConfig {
   std::shared_ptr<CallOutcomes> outcomes;  // where the call's ending is left for the after-stream action
   std::string fallback_action;            // what a failed call gets, for logs and the recording
   std::shared_ptr<EarlyResources> early;  // opened at the webhook (the model session); may be null
+  bool promised = false;                  // this instance answered the call's webhook (taken while draining)
 };
 
 class TwilioStream : public TransportSession {

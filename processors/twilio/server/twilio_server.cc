@@ -308,6 +308,13 @@ HttpResponse TwilioServer::Voice(const HttpRequest& request) {
   if (!options_.instance.empty()) stream_url += "i/" + options_.instance + "/";
   std::string token = tokens_->Issue(call_sid);
   stream_url += token;
+  {
+    // Bounded by the webhooks of one connect window (max_calls in flight at most, over it by a burst).
+    std::lock_guard lock(promised_mutex_);
+    if (promised_.size() < size_t(4 * common().max_calls) + 64) {
+      promised_.emplace(token, std::chrono::steady_clock::now() + options_.prewarm_timeout);
+    }
+  }
   if (early_ && line().pipeline()->can_prewarm()) {
     StartFrame start{call_sid, {{"call_sid", call_sid}, {"from", from}, {"to", to}}};
     CallValues values = CallValuesFor(start);
@@ -404,17 +411,34 @@ std::optional<HttpResponse> TwilioServer::AdmitStream(const HttpRequest& request
   if (tokens_->Verify(path.token) != StreamTokens::Check::kOk) {
     return refuse(403, "stream_bad_token", "invalid or expired stream token");
   }
-  if (auto refusal = RefuseIfUnavailable()) {
+  bool promised = false;
+  if (draining()) {
+    std::lock_guard lock(promised_mutex_);
+    promised = promised_.count(path.token) > 0;
+  }
+  if (auto refusal = RefuseIfUnavailable(promised)) {
     WebhookCounter(draining() ? "stream_draining" : "stream_busy").Increment();
     return refusal;
   }
   return std::nullopt;
 }
 
+int TwilioServer::promised_calls() const {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(promised_mutex_);
+  std::erase_if(promised_, [now](const auto& entry) { return entry.second <= now; });
+  return static_cast<int>(promised_.size());
+}
+
 void TwilioServer::OpenStream(std::shared_ptr<server::WebSocketConnection> connection, const HttpRequest& request) {
   std::string token = ParseStreamPath(request.path).token;
   std::shared_ptr<EarlyResources> early = early_ ? early_->Take(token) : nullptr;
-  TwilioStreamConfig config{control_, tokens_, token, outcomes_, FallbackAction(), std::move(early)};
+  bool promised;
+  {
+    std::lock_guard lock(promised_mutex_);
+    promised = promised_.erase(token) > 0;
+  }
+  TwilioStreamConfig config{control_, tokens_, token, outcomes_, FallbackAction(), std::move(early), promised};
   OpenSession(std::make_shared<TwilioStream>(std::move(connection), shared_line(), std::move(config)));
 }
 

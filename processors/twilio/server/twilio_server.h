@@ -27,6 +27,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -77,6 +78,7 @@ class TwilioServer : public CallServer {
 
   void Drain(std::chrono::milliseconds grace, std::function<void()> done) override;
   int prewarmed() const;
+  int promised_calls() const override;
 
  private:
   void AddRoutes(server::HttpServer& http) override;
@@ -101,6 +103,10 @@ class TwilioServer : public CallServer {
   std::shared_ptr<StreamTokens> tokens_;
   std::shared_ptr<CallOutcomes> outcomes_;
   std::shared_ptr<EarlyCalls> early_;  // null when prewarm is off
+  // Streams this instance's webhook answered that have not connected yet
+  // (token -> when to stop waiting): a drain admits and waits for them.
+  mutable std::mutex promised_mutex_;
+  mutable std::map<std::string, std::chrono::steady_clock::time_point> promised_;
 };
 
 }  // namespace voxpipe::twilio

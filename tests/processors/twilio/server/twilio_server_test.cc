@@ -17,7 +17,9 @@ namespace {
 using testing::CallerAudio;
 using testing::CorrelateEcho;
 using testing::ServerRunner;
+using testing::PlaceSimulatedCall;
 using testing::SimulatedCallOptions;
+using testing::SimulatedCallResult;
 
 SimulatedCallOptions FastCall(std::vector<uint8_t> audio) {
   SimulatedCallOptions options;
@@ -382,6 +384,34 @@ TEST(TwilioServerTest, DrainWaitsForActiveCalls) {
   auto done = drained.get_future();
   EXPECT_EQ(done.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout) << "a call is still active";
   EXPECT_TRUE(call.get().status.ok());
+  EXPECT_EQ(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+// Twilio connects a call's stream a few hundred ms after its webhook: a
+// call answered just before a restart began still has its stream taken, and
+// the drain waits for it instead of exiting under it.
+TEST(TwilioServerTest, ADrainTakesTheStreamOfACallAnsweredBeforeIt) {
+  ServerRunner runner("");
+  ASSERT_TRUE(runner.status().ok());
+  SimulatedCallOptions options;
+  options.url = runner.base_url();
+  options.audio.assign(8000, 0xFF);
+  options.tail = std::chrono::milliseconds(0);
+  options.stream_delay = std::chrono::milliseconds(700);
+  auto result = std::make_shared<std::promise<SimulatedCallResult>>();
+  PlaceSimulatedCall(runner.io().get_executor(), options, [result](SimulatedCallResult r) { result->set_value(std::move(r)); });
+  for (int i = 0; i < 100 && runner.server().promised_calls() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(runner.server().promised_calls(), 1) << "the webhook was answered";
+  std::promise<void> drained;
+  runner.service().Drain(std::chrono::seconds(10), [&] { drained.set_value(); });
+  auto done = drained.get_future();
+  EXPECT_EQ(done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "the answered call has not connected yet";
+  auto call = result->get_future().get();
+  EXPECT_TRUE(call.status.ok()) << call.status.message();
+  EXPECT_GE(call.first_audio_ms, 0) << "the call ran";
   EXPECT_EQ(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
