@@ -117,8 +117,10 @@ class PipelineInstance : public std::enable_shared_from_this<PipelineInstance> {
   PipelineContext context_;
   std::unique_ptr<Head> head_;
   std::unique_ptr<Tail> tail_;
+  // Options with this call's values; before nodes_, so that they outlive
+  // the processors, which may keep references to their options.
+  std::vector<std::shared_ptr<const void>> bound_options_;
   std::vector<ProcessorPtr> nodes_;  // processors and junctions
-  std::vector<std::shared_ptr<const void>> bound_options_;  // options with this call's values
   std::vector<Processor*> processors_;
   DoneHandler done_;
   OutputTap tap_;

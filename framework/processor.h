@@ -1,10 +1,12 @@
 // Processor: one stage of a pipeline.
 //
 // Lifecycle. Every call of every method below happens on the pipeline
-// instance's strand, so the processors of one instance never run
+// instance's event loop, so the processors of one instance never run
 // concurrently and need no locks; different instances (calls) run in
-// parallel on the shared thread pool.
-//   1. Construction, from options already parsed and validated.
+// parallel, each on its own event loop.
+//   1. Construction, from options already parsed and validated. They
+//      outlive the processor (the instance keeps them), so a processor may
+//      keep a reference instead of a copy.
 //   2. Open(): once, in chain order (head first), before any frame. Acquire
 //      resources and start connections here. If it fails, the processors
 //      already opened are closed in reverse order and the instance ends with

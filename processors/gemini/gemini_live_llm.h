@@ -102,7 +102,9 @@ class GeminiLiveLLM : public Processor {
   void PushLatencyMetrics();
   void Shutdown();
 
-  Options options_;
+  // Kept by the pipeline instance for its whole life (the template's, or
+  // this call's copy with its values): one copy a call, not one a stage.
+  const Options& options_;
   TlsContextPtr tls_;
   std::shared_ptr<GeminiLiveSession> session_;
   std::unique_ptr<GeminiToolRunner> tools_;
