@@ -5,6 +5,16 @@
 #include <cstring>
 #include <numeric>
 
+// Compiled for AVX2+FMA as well as the baseline, chosen when the program
+// starts by what the CPU has (an ifunc). Not under ThreadSanitizer: an ifunc
+// resolver runs while the program is relocated, before TSan's runtime is up,
+// and its instrumented code crashes there.
+#if defined(__SANITIZE_THREAD__)
+#define VOXPIPE_CLONES_FOR_AVX2
+#else
+#define VOXPIPE_CLONES_FOR_AVX2 __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+
 namespace voxpipe {
 namespace {
 
@@ -97,7 +107,7 @@ template <int kRows, typename Rows>
 // branch, as at 44.1 -> 48 kHz) are batched across branches. Compiled for
 // AVX2+FMA as well as the baseline, chosen when the program starts by what the
 // CPU has.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void Filter(const float* coefficients, size_t taps,
+VOXPIPE_CLONES_FOR_AVX2 void Filter(const float* coefficients, size_t taps,
                                                                         int L, int M, const float* x, int64_t first,
                                                                         size_t count, float* sums,
                                                                         size_t sums_stride) {
@@ -147,7 +157,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void Filter(const fl
 }
 
 // One block's sums to 16-bit samples.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void ToPcm(const float* in, size_t n, int16_t* out) {
+VOXPIPE_CLONES_FOR_AVX2 void ToPcm(const float* in, size_t n, int16_t* out) {
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     Shorts pcm = RoundToPcm(Load(in + i));
@@ -162,7 +172,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void ToPcm(const flo
 }
 
 // One channel of interleaved 16-bit samples to floats.
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void ToFloats(const int16_t* in, size_t channels,
+VOXPIPE_CLONES_FOR_AVX2 void ToFloats(const int16_t* in, size_t channels,
                                                                           size_t n, float* out) {
   size_t i = 0;
   if (channels == 1) {
