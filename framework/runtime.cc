@@ -61,6 +61,12 @@ Runtime::Runtime(int loops, std::chrono::microseconds batch_window) {
 Runtime::~Runtime() {
   Stop();
   Join();
+  // Handlers left on one loop may own objects of another (a session queued
+  // on loop 1 holding a listener of loop 0), so every loop drops its
+  // handlers while all loops' services still exist, and only then are the
+  // services destroyed.
+  for (auto& loop : loops_) loop->io_.shutdown();
+  for (auto& loop : loops_) loop->io_.destroy();
 }
 
 EventLoop& Runtime::LeastLoaded() {

@@ -64,7 +64,14 @@ class EventLoop {
   // Runs handlers as they come; when busy, in batches a window apart.
   void RunBatched();
 
-  boost::asio::io_context io_;
+  // An io_context whose teardown the Runtime can split in two (below).
+  struct Context : boost::asio::io_context {
+    using io_context::io_context;
+    using execution_context::destroy;
+    using execution_context::shutdown;
+  };
+
+  Context io_;
   int index_;
   std::chrono::microseconds batch_window_;
   std::atomic<int> load_{0};
@@ -100,9 +107,11 @@ class Runtime {
   void Stop();
   // Stops every loop now, with handlers still queued. Thread-safe.
   void Abort();
+  // Waits for the loops' threads (after Stop() or Abort()), so that what
+  // they used can be destroyed; from the thread that called Start().
+  void Join();
 
  private:
-  void Join();
 
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::mutex work_mutex_;

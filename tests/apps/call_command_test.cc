@@ -224,6 +224,7 @@ TEST(HospitalLineTest, AMessageIsTakenAndTheCallerIsTransferredThroughTheRestApi
       << form[0].second;
   EXPECT_NE(form[0].second.find("<Dial>+15550100000</Dial>"), std::string::npos) << form[0].second;
   rest_runtime.Abort();
+  rest_runtime.Join();
 }
 
 TEST(HospitalLineTest, TwoCallsAtOnceAreRecordedToTwoSetsOfFiles) {

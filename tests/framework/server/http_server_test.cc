@@ -110,6 +110,7 @@ class HttpServerTest : public ::testing::Test {
     if (server_) server_->Stop();
     runtime_.Stop();
     runtime_.Abort();
+    runtime_.Join();
   }
 
   std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server_->port()) + path; }

@@ -48,6 +48,7 @@ class BrowserRunner {
     drained.get_future().wait_for(std::chrono::seconds(5));
     runtime_.Stop();
     runtime_.Abort();
+    runtime_.Join();  // no loop thread still uses the service destroyed next
   }
 
   const Status& status() const { return status_; }

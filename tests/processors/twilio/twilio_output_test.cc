@@ -181,6 +181,7 @@ TEST(TwilioOutputTest, HangUpGoesThroughTheRestApi) {
   EXPECT_EQ(requests[0].Header("authorization"), "Basic QUN0ZXN0OnRvaw==");  // ACtest:tok
   EXPECT_EQ(requests[0].Header("content-type"), "application/x-www-form-urlencoded");
   rest_runtime.Abort();
+  rest_runtime.Join();
 }
 
 TEST(TwilioOutputTest, TransferRedirectsTheCallWithDialTwiml) {
@@ -207,6 +208,7 @@ TEST(TwilioOutputTest, TransferRedirectsTheCallWithDialTwiml) {
   EXPECT_NE(form[0].second.find("<Dial>+15550001111</Dial>"), std::string::npos) << form[0].second;
   EXPECT_NE(form[0].second.find("<Say>Transferring you now.</Say>"), std::string::npos) << form[0].second;
   rest_runtime.Abort();
+  rest_runtime.Join();
 }
 
 TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
@@ -229,6 +231,7 @@ TEST(TwilioOutputTest, HangingUpACallThatAlreadyEndedIsNotAnError) {
   EXPECT_EQ(rest.requests().size(), 1u);
   EXPECT_EQ(already.value(), before + 1);
   rest_runtime.Abort();
+  rest_runtime.Join();
 }
 
 TEST(TwilioInputTest, StartMetadataAndDtmfBecomeFrames) {

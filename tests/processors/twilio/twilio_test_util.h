@@ -69,6 +69,7 @@ class ServerRunner {
       drained.get_future().wait_for(std::chrono::seconds(5));
       runtime_.Stop();
       runtime_.Abort();
+      runtime_.Join();  // no loop thread still uses the service destroyed next
     }
   }
 
