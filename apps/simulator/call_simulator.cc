@@ -435,7 +435,7 @@ class SimulatedCall : public std::enable_shared_from_this<SimulatedCall> {
         R"({{"event":"media","sequenceNumber":"{}","streamSid":"{}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":")",
         ++sequence_, stream_sid_, chunks_sent_ + 1, chunks_sent_ * 20);
     ++chunks_sent_;
-    if (options_.realtime) result_.said.insert(result_.said.end(), chunk.begin(), chunk.end());
+    if (options_.realtime && options_.keep_said) result_.said.insert(result_.said.end(), chunk.begin(), chunk.end());
     base64::EncodeTo(chunk, message);
     message += "\"}}";
     ++result_.media_sent;

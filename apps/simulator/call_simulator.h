@@ -56,6 +56,9 @@ struct SimulatedCallOptions {
   // When the server closes the stream and the TwiML has <Connect action>,
   // request it as Twilio does and keep the TwiML it answers.
   bool follow_action = true;
+  // Real time: keep what the caller sent in the result (`said`), e.g. for
+  // a picture of the call.
+  bool keep_said = false;
 };
 
 struct SimulatedCallResult {
@@ -71,7 +74,7 @@ struct SimulatedCallResult {
   std::vector<Event> events;
   std::vector<uint8_t> heard;     // mu-law 8000 Hz timeline of what the caller heard
   std::vector<uint8_t> received;  // every media payload from the server, concatenated
-  // Real time: what the caller sent, one 20 ms frame a tick (its words and
+  // With keep_said, in real time: what the caller sent, one 20 ms frame a tick (its words and
   // the line's silence), on the same axis as `heard`; both start at
   // `stream_start_ms`.
   std::vector<uint8_t> said;

@@ -292,6 +292,7 @@ int RunCalls(const CallFlags& flags) {
     options.url = flags.url;
     options.auth_token = flags.auth_token;
     options.call_sid = flags.call_sid;
+    options.keep_said = !flags.timeline_path.empty();
     options.from = flags.from;
     options.to = flags.to;
     options.audio = *audio;

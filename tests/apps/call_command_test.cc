@@ -117,9 +117,16 @@ std::string Slurp(const fs::path& path) {
 TEST(HospitalLineTest, AQuestionIsAnsweredFromTheKnowledgeFileAndHeardToTheEnd) {
   HospitalLine line("sutherland_general.yaml");
   ASSERT_TRUE(line.ok()) << line.server_output();
+  const fs::path picture = line.dir() / "call.svg";
   auto call = RunCommand({VoxpipeBinary(), "call", line.url(), "--script",
-                          VOXPIPE_SOURCE_DIR "/examples/calls/visiting_hours.yaml", "-q"});
+                          VOXPIPE_SOURCE_DIR "/examples/calls/visiting_hours.yaml", "-q", "--timeline", picture.string()});
   EXPECT_EQ(call.exit_code, 0) << call.output;
+  // The caller's side of the call, drawn: the greeting, the question, the
+  // answer and how long it took to start.
+  std::string svg = Slurp(picture);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u) << call.output;
+  EXPECT_NE(svg.find("first audio"), std::string::npos);
+  EXPECT_NE(svg.find(" ms</text>"), std::string::npos) << "the reply delay is drawn";
   auto tools = line.Events("tool_call");
   ASSERT_EQ(tools.size(), 1u) << line.server_output();
   EXPECT_EQ(tools[0]["name"], "lookup_hospital_info");
