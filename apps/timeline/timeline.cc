@@ -83,8 +83,8 @@ double TickStep(double duration_ms) {
 }
 
 std::string Text(const json& event, const char* key) {
-  const json* value = event.contains(key) ? &event[key] : nullptr;
-  if (!value) return "";
+  auto value = event.find(key);
+  if (value == event.end()) return "";
   return value->is_string() ? value->get<std::string>() : value->dump();
 }
 

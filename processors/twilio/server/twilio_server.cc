@@ -309,11 +309,12 @@ HttpResponse TwilioServer::Voice(const HttpRequest& request) {
   std::string token = tokens_->Issue(call_sid);
   stream_url += token;
   {
-    // Bounded by the webhooks of one connect window (max_calls in flight at most, over it by a burst).
+    // Bounded by the webhooks of one connect window: expired entries (a
+    // stream that never came) go as new ones arrive.
+    auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(promised_mutex_);
-    if (promised_.size() < size_t(4 * common().max_calls) + 64) {
-      promised_.emplace(token, std::chrono::steady_clock::now() + options_.prewarm_timeout);
-    }
+    std::erase_if(promised_, [now](const auto& entry) { return entry.second <= now; });
+    if (promised_.size() < size_t(4 * common().max_calls) + 64) promised_.emplace(token, now + options_.prewarm_timeout);
   }
   if (early_ && line().pipeline()->can_prewarm()) {
     StartFrame start{call_sid, {{"call_sid", call_sid}, {"from", from}, {"to", to}}};
