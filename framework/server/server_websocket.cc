@@ -20,6 +20,7 @@ using error_code = boost::system::error_code;
 constexpr size_t kMaxMessagesPerWrite = 64;
 constexpr size_t kMaxBytesPerWrite = 256 * 1024;
 constexpr size_t kReadChunk = 4096;
+constexpr size_t kDiscardBytes = 4096;
 constexpr size_t kSpareBuffers = 8;
 constexpr size_t kMaxSpareCapacity = 64 * 1024;
 
@@ -246,7 +247,9 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
   }
 
   void do_discard() {
-    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](const error_code& ec, size_t) {
+    // Rare (after a protocol error), so its buffer is not part of every connection.
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
+    socket_.async_read_some(net::buffer(discard_.get(), kDiscardBytes), [self = shared_from_this()](const error_code& ec, size_t) {
       if (self->finished_) return;
       if (ec) return self->Finish(self->close_reason_);
       self->do_discard();
@@ -326,7 +329,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
   std::vector<std::array<uint8_t, kMaxFrameHeader>> headers_;
   std::vector<net::const_buffer> buffers_;
   std::vector<std::string> spare_;
-  std::array<char, 4096> discard_;
+  std::unique_ptr<char[]> discard_;
   std::string close_reason_;
   std::string peer_reason_;
   Clock::time_point last_read_{};
