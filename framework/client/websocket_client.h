@@ -7,12 +7,16 @@
 //   ws->Send(json_text);
 //
 // All socket work and every handler run on the executor given to Create (a
-// pipeline instance's strand), so a processor calls Send() and receives
-// messages without locks. Call Connect, Send and Close on that executor.
+// call's event loop), so a processor calls Send() and receives messages
+// without locks. Call Connect, Send and Close on that executor.
 //
-// Writes: one in flight, the rest queued up to `max_queued_messages`; Send()
-// returns false (and drops the message) when the queue is full or the
-// connection is not open, so a stalled server cannot grow memory.
+// Writes: Send() frames the message and, over ws://, hands it to the socket
+// at once when nothing else is waiting (no asynchronous operation per
+// message); what is sent while a write is in flight goes out with the next
+// one. Up to `max_queued_messages` wait; Send() returns false (and drops
+// the message) when that many are waiting or the connection is not open, so
+// a stalled server cannot grow memory. TakeBuffer() gives back the storage
+// of a message already sent, so a steady sender allocates nothing.
 //
 // on_close runs exactly once: after a close frame (its code and reason), an
 // abrupt end (1006, with the transport error in `error`), or a failed
@@ -56,7 +60,8 @@ struct WebSocketHandlers {
   std::function<void()> on_open;
   std::function<void(std::string_view data, bool binary)> on_message;
   std::function<void(const WebSocketCloseInfo&)> on_close;
-  // Called when a queued message has been handed to the socket (latency figures).
+  // Called when a message has been handed to the socket (latency figures,
+  // pacing), never from inside Send().
   std::function<void()> on_written;
 };
 
@@ -68,6 +73,8 @@ class WebSocketClient {
 
   virtual void Connect() = 0;
   virtual bool Send(std::string message, bool binary = false) = 0;
+  // An empty string, with the capacity of a message already sent when there is one.
+  virtual std::string TakeBuffer() = 0;
   // Sends a close frame after the queued messages; on_close follows.
   virtual void Close(int code = 1000, std::string reason = {}) = 0;
   // Drops the handlers (no further callbacks) and closes.

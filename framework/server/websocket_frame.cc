@@ -18,22 +18,24 @@ bool IsValidCloseCode(int code) {
 }
 
 void Unmask(uint8_t* data, size_t n, const uint8_t* mask) {
-  uint32_t key;
-  std::memcpy(&key, mask, 4);
+  uint32_t key32;
+  std::memcpy(&key32, mask, 4);
+  const uint64_t key = (uint64_t(key32) << 32) | key32;
   size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    uint32_t word;
-    std::memcpy(&word, data + i, 4);
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data + i, 8);
     word ^= key;
-    std::memcpy(data + i, &word, 4);
+    std::memcpy(data + i, &word, 8);
   }
   for (; i < n; ++i) data[i] ^= mask[i % 4];
 }
 
 }  // namespace
 
-WebSocketReader::WebSocketReader(size_t max_message_bytes, size_t initial_buffer)
-    : max_message_(max_message_bytes), buffer_(std::max<size_t>(initial_buffer, kMaxClientHeader)) {}
+WebSocketReader::WebSocketReader(size_t max_message_bytes, size_t initial_buffer, From from)
+    : max_message_(max_message_bytes), masked_(from == From::kClient),
+      buffer_(std::max<size_t>(initial_buffer, kMaxClientHeader)) {}
 
 uint8_t* WebSocketReader::Prepare(size_t min_free, size_t& available) {
   if (begin_ > 0) {
@@ -71,7 +73,8 @@ WebSocketReader::Event WebSocketReader::Next() {
     uint64_t length = p[1] & 0x7F;
     size_t header = 2;
     if (p[0] & 0x70) return Fail(kCloseProtocolError, "reserved bits set (no extension was negotiated)");
-    if (!(p[1] & 0x80)) return Fail(kCloseProtocolError, "client frame not masked");
+    if (masked_ && !(p[1] & 0x80)) return Fail(kCloseProtocolError, "client frame not masked");
+    if (!masked_ && (p[1] & 0x80)) return Fail(kCloseProtocolError, "server frame masked");
     if (length == 126) {
       if (available < 4) return {};
       length = (uint64_t(p[2]) << 8) | p[3];
@@ -85,7 +88,7 @@ WebSocketReader::Event WebSocketReader::Next() {
       if (length >> 63) return Fail(kCloseProtocolError, "frame length out of range");
       if (length <= 0xFFFF) return Fail(kCloseProtocolError, "frame length not minimally encoded");
     }
-    header += kMaskBytes;
+    if (masked_) header += kMaskBytes;
 
     const bool control = static_cast<uint8_t>(opcode) & 0x8;
     if (control) {
@@ -112,7 +115,7 @@ WebSocketReader::Event WebSocketReader::Next() {
     wanted_ = 0;
     uint8_t* payload = buffer_.data() + begin_ + header;
     const size_t n = static_cast<size_t>(length);
-    Unmask(payload, n, payload - kMaskBytes);
+    if (masked_) Unmask(payload, n, payload - kMaskBytes);
     begin_ += header + n;
     std::string_view data(reinterpret_cast<const char*>(payload), n);
 
@@ -167,6 +170,20 @@ size_t WriteFrameHeader(WebSocketOpcode opcode, size_t payload_bytes, uint8_t* o
   out[1] = 127;
   for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(uint64_t(payload_bytes) >> (56 - 8 * i));
   return 10;
+}
+
+void AppendMaskedFrame(WebSocketOpcode opcode, std::string_view payload, uint32_t mask, std::string& out) {
+  uint8_t header[kMaxClientHeader];
+  size_t n = WriteFrameHeader(opcode, payload.size(), header);
+  header[1] |= 0x80;
+  std::memcpy(header + n, &mask, kMaskBytes);
+  n += kMaskBytes;
+  const size_t start = out.size();
+  out.resize(start + n + payload.size());
+  auto* at = reinterpret_cast<uint8_t*>(out.data() + start);
+  std::memcpy(at, header, n);
+  std::memcpy(at + n, payload.data(), payload.size());
+  Unmask(at + n, payload.size(), header + n - kMaskBytes);  // masking is the same XOR
 }
 
 std::string ClosePayload(int code, std::string_view reason) {

@@ -1,11 +1,14 @@
-// The server side of the WebSocket wire format (RFC 6455 §5): frames from
-// clients, parsed as they arrive into a buffer that is read into directly,
-// and frame headers for what the server sends. No sockets here, so it can
-// be tested and fuzzed alone (tests/framework/server/websocket_frame_test.cc,
-// fuzz/websocket_frame_fuzzer.cc).
+// The WebSocket wire format (RFC 6455 §5) for both ends: frames parsed as
+// they arrive into a buffer that is read into directly, the headers of what
+// a server sends, and masked frames for what a client sends. No sockets
+// here, so it can be tested and fuzzed alone
+// (tests/framework/server/websocket_frame_test.cc,
+// tests/fuzz/websocket_frames_fuzz.cc). The server (server_websocket.cc) and
+// the client (framework/client/websocket_client.cc) share it.
 //
-// Clients must mask their frames and must not fragment control frames;
-// extensions (RSV bits) are not negotiated, so any set RSV bit is an error.
+// Clients must mask their frames and servers must not; nobody fragments
+// control frames; extensions (RSV bits) are not negotiated, so any set RSV
+// bit is an error.
 // A message (one frame, or a fragmented one reassembled) larger than the
 // limit is an error with close code 1009. Text is not checked for UTF-8:
 // every consumer parses it (JSON) and rejects what it cannot read.
@@ -37,7 +40,8 @@ inline constexpr int kClosePolicyViolation = 1008;
 inline constexpr int kCloseTooBig = 1009;
 inline constexpr int kCloseInternalError = 1011;
 
-// Reads client frames. Typical use:
+// Reads frames from a client (the server's reader) or from a server (the
+// client's). Typical use:
 //   auto space = reader.Prepare();            // read up to space.size() bytes into it
 //   reader.Commit(n);
 //   while (auto event = reader.Next(); event.kind != Event::kNone) ...
@@ -51,7 +55,10 @@ class WebSocketReader {
     int code = 0;           // kClose: the peer's code (1005 when none); kError: the code to close with
   };
 
-  explicit WebSocketReader(size_t max_message_bytes, size_t initial_buffer = 4096);
+  // Who sends the frames read: a client's must be masked, a server's must not.
+  enum class From { kClient, kServer };
+
+  explicit WebSocketReader(size_t max_message_bytes, size_t initial_buffer = 4096, From from = From::kClient);
 
   // Free space at the end of the buffer, at least `min_free` bytes. Moves
   // unparsed bytes to the front first, so views from Next() end here.
@@ -71,6 +78,7 @@ class WebSocketReader {
   Event Fail(int code, std::string_view why);
 
   size_t max_message_;
+  bool masked_;  // whether frames carry a masking key
   std::vector<uint8_t> buffer_;
   size_t begin_ = 0;  // first unparsed byte
   size_t end_ = 0;    // one past the last received byte
@@ -86,6 +94,10 @@ class WebSocketReader {
 // which holds at least kMaxFrameHeader bytes; returns its length.
 inline constexpr size_t kMaxFrameHeader = 10;
 size_t WriteFrameHeader(WebSocketOpcode opcode, size_t payload_bytes, uint8_t* out);
+
+// Appends a client-to-server frame to `out`: the header, `mask`, and the
+// payload masked with it.
+void AppendMaskedFrame(WebSocketOpcode opcode, std::string_view payload, uint32_t mask, std::string& out);
 
 // The payload of a close frame: the code, big-endian, then the reason
 // (cut to fit the 125-byte limit of control frames).

@@ -199,8 +199,9 @@ void GeminiLiveLLM::SendCallerAudio() {
   gemini::EncodeAudioInput(input_.data(), input_.size(), input_rate_, encode_buffer_);
   auto duration = microseconds(int64_t(input_.size()) * 1'000'000 / input_rate_);
   input_.clear();
-  if (session_->Send(std::move(encode_buffer_), duration) == GeminiLiveSession::Sent::kNow &&
-      input_ingress_ != Clock::time_point{}) {
+  auto sent = session_->Send(std::move(encode_buffer_), duration);
+  encode_buffer_ = session_->TakeBuffer();  // the socket has the bytes: the next message reuses the storage
+  if (sent == GeminiLiveSession::Sent::kNow && input_ingress_ != Clock::time_point{}) {
     input_latency_.Add(Clock::now() - input_ingress_);
   }
 }

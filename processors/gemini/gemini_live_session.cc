@@ -300,6 +300,11 @@ GeminiLiveSession::Sent GeminiLiveSession::Send(std::string message, microsecond
   return Sent::kHeld;
 }
 
+std::string GeminiLiveSession::TakeBuffer() {
+  Connection* conn = Find(active_);
+  return conn ? conn->ws->TakeBuffer() : std::string();
+}
+
 void GeminiLiveSession::FlushBacklog(Connection& conn) {
   while (!backlog_.empty()) {
     if (!conn.ws->Send(std::move(backlog_.front().first))) stats_.dropped_audio_us += backlog_.front().second.count();

@@ -73,6 +73,8 @@ class GeminiLiveSession : public std::enable_shared_from_this<GeminiLiveSession>
   // holds it for the next one (caller audio up to max_buffered_audio, the
   // oldest dropped first). `audio` is how much caller audio it carries.
   Sent Send(std::string message, std::chrono::microseconds audio);
+  // Storage of a message already sent, for the next one (none while held).
+  std::string TakeBuffer();
   // Whether a model turn is in progress, which a handover must not cut.
   void SetTurnOpen(bool open) { turn_open_ = open; }
   void Close();

@@ -1,5 +1,7 @@
-// Client WebSocket frames, as a server connection reads them: the input is
-// split into reads of varying size and every event is taken until an error.
+// WebSocket frames as a server connection reads a client's (masked) or the
+// client reads a server's (unmasked): the first byte picks which and the
+// size of the reads the rest is split into; every event is taken until an
+// error.
 #include <cstdint>
 #include <cstdlib>
 #include <algorithm>
@@ -11,9 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using voxpipe::server::WebSocketReader;
   if (size < 1) return 0;
   size_t step = 1 + data[0] % 64;  // bytes per read
+  auto from = data[0] & 64 ? WebSocketReader::From::kServer : WebSocketReader::From::kClient;
   data += 1;
   size -= 1;
-  WebSocketReader reader(64 * 1024, 64);
+  WebSocketReader reader(64 * 1024, 64, from);
   size_t offset = 0;
   while (offset < size && !reader.failed()) {
     size_t available = 0;

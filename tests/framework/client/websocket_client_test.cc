@@ -1,12 +1,19 @@
 #include "framework/client/websocket_client.h"
 
+#include <atomic>
+#include <mutex>
 #include <optional>
+#include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "apps/gemini_emulator/emulator.h"
+#include "framework/server/websocket_frame.h"
 #include "tests/framework/client/client_test_util.h"
 #include "tests/framework/client/test_tls.h"
 
@@ -27,8 +34,12 @@ struct Probe {
   std::vector<std::pair<std::string, bool>> messages;
   std::optional<WebSocketCloseInfo> closed;
 
-  void Connect(WebSocketClientOptions options) {
-    ws = WebSocketClient::Create(boost::asio::make_strand(io), std::move(options),
+  // On a strand by default; `on_loop` runs it on the io_context's own
+  // executor, as a call's loop does (the client takes another path then).
+  void Connect(WebSocketClientOptions options, bool on_loop = false) {
+    auto executor = on_loop ? boost::asio::any_io_executor(io.get_executor())
+                            : boost::asio::any_io_executor(boost::asio::make_strand(io));
+    ws = WebSocketClient::Create(executor, std::move(options),
                                  {.on_open = [this] { opened = true; },
                                   .on_message = [this](std::string_view data, bool binary) {
                                     messages.emplace_back(std::string(data), binary);
@@ -102,17 +113,178 @@ TEST(WebSocketClientTest, AnAbruptEndIs1006) {
   EXPECT_TRUE(probe.closed->opened);
 }
 
+// A server for one connection that follows a script on its own thread,
+// with a blocking socket: for what the emulator never does.
+class ScriptedServer {
+ public:
+  using tcp = boost::asio::ip::tcp;
+  using Script = std::function<void(ScriptedServer&)>;
+
+  explicit ScriptedServer(Script script) : acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this, script = std::move(script)] {
+      boost::system::error_code ec;
+      acceptor_.accept(socket_, ec);
+      if (!ec) script(*this);
+    });
+  }
+  ~ScriptedServer() {
+    done_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    thread_.join();
+  }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/ws"; }
+
+  // Reads the upgrade request; returns its Sec-WebSocket-Key.
+  std::string ReadRequest() {
+    std::string request;
+    char c;
+    boost::system::error_code ec;
+    while (request.find("\r\n\r\n") == std::string::npos && boost::asio::read(socket_, boost::asio::buffer(&c, 1), ec)) {
+      request += c;
+    }
+    request_ = request;
+    auto at = request.find("Sec-WebSocket-Key: ");
+    if (at == std::string::npos) return {};
+    at += 19;
+    return request.substr(at, request.find("\r\n", at) - at);
+  }
+  std::string Accept(const std::string& key) {
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: " + server::WebSocketAcceptKey(key) + "\r\n\r\n";
+  }
+  static std::string Frame(server::WebSocketOpcode opcode, std::string_view payload) {
+    uint8_t header[server::kMaxFrameHeader];
+    size_t n = server::WriteFrameHeader(opcode, payload.size(), header);
+    return std::string(reinterpret_cast<char*>(header), n) + std::string(payload);
+  }
+  void Write(const std::string& bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(socket_, boost::asio::buffer(bytes), ec);
+  }
+  // The next frame from the client, unmasked by a server-side reader.
+  server::WebSocketReader::Event ReadFrame() {
+    for (;;) {
+      auto event = reader_.Next();
+      if (event.kind != server::WebSocketReader::Event::kNone || reader_.failed()) return event;
+      size_t available = 0;
+      uint8_t* space = reader_.Prepare(4096, available);
+      boost::system::error_code ec;
+      size_t n = socket_.read_some(boost::asio::buffer(space, available), ec);
+      if (ec) return {};
+      reader_.Commit(n);
+    }
+  }
+  void WaitUntilDone() {
+    while (!done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const std::string& request() const { return request_; }
+
+ private:
+  boost::asio::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::socket socket_{io_};
+  server::WebSocketReader reader_{1 << 20};
+  std::string request_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 TEST(WebSocketClientTest, TheWriteQueueIsBounded) {
-  GeminiEmulator server(Scenario{});
-  ASSERT_TRUE(server.Start().ok());
+  // The server takes the upgrade, then reads nothing more: the socket fills.
+  ScriptedServer server([](ScriptedServer& s) {
+    s.Write(s.Accept(s.ReadRequest()));
+    s.WaitUntilDone();
+  });
   Probe probe;
-  probe.Connect({.url = server.url(), .max_queued_messages = 2});
+  probe.Connect({.url = server.url(), .max_queued_messages = 2}, /*on_loop=*/true);
   EXPECT_FALSE(probe.ws->Send(kSetup)) << "nothing is sent before the connection is open";
-  ASSERT_TRUE(probe.WaitOpen());
-  EXPECT_TRUE(probe.ws->Send(kSetup));
-  EXPECT_TRUE(probe.ws->Send(R"({"realtimeInput":{"audioStreamEnd":true}})"));
-  EXPECT_FALSE(probe.ws->Send(R"({"realtimeInput":{"audioStreamEnd":true}})")) << "third message while one is in flight";
+  ASSERT_TRUE(probe.WaitOpen()) << (probe.closed ? probe.closed->error : "");
+  const std::string big(1 << 20, 'x');
+  int accepted = 0;
+  while (accepted < 256 && probe.ws->Send(big)) ++accepted;
+  EXPECT_LT(accepted, 256) << "Send() must refuse once the socket is full and two messages wait";
   EXPECT_EQ(probe.ws->queued(), 2u);
+}
+
+TEST(WebSocketClientTest, MasksItsFramesAndAnswersPings) {
+  std::mutex mutex;  // `received` is written by the server's thread
+  std::vector<std::pair<server::WebSocketReader::Event::Kind, std::string>> received;
+  ScriptedServer server([&](ScriptedServer& s) {
+    s.Write(s.Accept(s.ReadRequest()) + ScriptedServer::Frame(server::WebSocketOpcode::kPing, "are you there"));
+    for (int i = 0; i < 2; ++i) {
+      auto event = s.ReadFrame();  // fails unless the frame is masked
+      std::lock_guard lock(mutex);
+      received.emplace_back(event.kind, std::string(event.data));
+    }
+    s.Write(ScriptedServer::Frame(server::WebSocketOpcode::kText, "done"));
+    s.WaitUntilDone();
+  });
+  Probe probe;
+  probe.Connect({.url = server.url(), .headers = {{"x-goog-api-key", "k"}}}, /*on_loop=*/true);
+  ASSERT_TRUE(probe.WaitOpen()) << (probe.closed ? probe.closed->error : "");
+  EXPECT_TRUE(probe.ws->Send(std::string(70000, 'a')));  // a 64-bit length
+  ASSERT_TRUE(probe.WaitMessages(1));
+  EXPECT_EQ(probe.messages[0].first, "done");
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].first, server::WebSocketReader::Event::kPong);
+  EXPECT_EQ(received[0].second, "are you there");
+  EXPECT_EQ(received[1].first, server::WebSocketReader::Event::kText);
+  EXPECT_EQ(received[1].second, std::string(70000, 'a'));
+  EXPECT_NE(server.request().find("x-goog-api-key: k\r\n"), std::string::npos);
+  EXPECT_NE(server.request().find("Sec-WebSocket-Version: 13\r\n"), std::string::npos);
+}
+
+TEST(WebSocketClientTest, ReadsFramesThatArriveWithTheUpgradeResponse) {
+  ScriptedServer server([](ScriptedServer& s) {
+    s.Write(s.Accept(s.ReadRequest()) + ScriptedServer::Frame(server::WebSocketOpcode::kBinary, "first") +
+            ScriptedServer::Frame(server::WebSocketOpcode::kText, "second"));
+    s.WaitUntilDone();
+  });
+  Probe probe;
+  probe.Connect({.url = server.url()});
+  ASSERT_TRUE(probe.WaitMessages(2));
+  EXPECT_EQ(probe.messages[0], std::make_pair(std::string("first"), true));
+  EXPECT_EQ(probe.messages[1], std::make_pair(std::string("second"), false));
+}
+
+TEST(WebSocketClientTest, RefusesAnUpgradeWithTheWrongAcceptKey) {
+  ScriptedServer server([](ScriptedServer& s) {
+    s.ReadRequest();
+    s.Write(s.Accept("not the key it sent"));
+    s.WaitUntilDone();
+  });
+  Probe probe;
+  probe.Connect({.url = server.url()});
+  ASSERT_TRUE(probe.WaitClosed());
+  EXPECT_FALSE(probe.opened);
+  EXPECT_EQ(probe.closed->code, 1006);
+  EXPECT_NE(probe.closed->error.find("Sec-WebSocket-Accept"), std::string::npos) << probe.closed->error;
+}
+
+TEST(WebSocketClientTest, AMaskedFrameFromTheServerEndsTheConnection) {
+  ScriptedServer server([](ScriptedServer& s) {
+    std::string frame = ScriptedServer::Frame(server::WebSocketOpcode::kText, "hi");
+    frame[1] = static_cast<char>(frame[1] | 0x80);
+    s.Write(s.Accept(s.ReadRequest()) + frame.substr(0, 2) + std::string(4, '\0') + frame.substr(2));
+    s.WaitUntilDone();
+  });
+  Probe probe;
+  probe.Connect({.url = server.url()}, /*on_loop=*/true);
+  ASSERT_TRUE(probe.WaitClosed());
+  EXPECT_TRUE(probe.closed->opened);
+  EXPECT_TRUE(probe.messages.empty());
+  EXPECT_NE(probe.closed->error.find("protocol error"), std::string::npos) << probe.closed->error;
+}
+
+TEST(WebSocketClientTest, RefusesAHeaderValueWithALineBreak) {
+  Probe probe;
+  probe.Connect({.url = "ws://127.0.0.1:1/", .headers = {{"x-goog-api-key", "secret\r\nX-Injected: 1"}}});
+  ASSERT_TRUE(probe.WaitClosed());
+  EXPECT_NE(probe.closed->error.find("line break"), std::string::npos) << probe.closed->error;
+  EXPECT_EQ(probe.closed->error.find("secret"), std::string::npos) << "header values stay out of errors";
 }
 
 TEST(WebSocketClientTest, RefusesUrlsItCannotServe) {

@@ -1,6 +1,6 @@
-// The server side of RFC 6455 framing: client frames in, however the bytes
-// arrive; every malformed frame is an error with the close code the RFC asks
-// for, never a crash.
+// RFC 6455 framing: client frames in, however the bytes arrive; every
+// malformed frame is an error with the close code the RFC asks for, never a
+// crash; and the client's side: masked frames out, unmasked server frames in.
 #include "framework/server/websocket_frame.h"
 
 #include <array>
@@ -150,6 +150,42 @@ TEST(WebSocketFrameTest, ServerHeadersUseTheShortestLength) {
   EXPECT_EQ(WriteFrameHeader(WebSocketOpcode::kText, 65536, header), 10u);
   EXPECT_EQ(header[1], 127);
   EXPECT_EQ(header[7], 1);
+}
+
+TEST(WebSocketFrameTest, MaskedFramesReadBackThroughAServerReader) {
+  const std::string long_text(70000, 'q');
+  std::string wire;
+  AppendMaskedFrame(WebSocketOpcode::kText, "hello", 0x0badf00d, wire);
+  AppendMaskedFrame(WebSocketOpcode::kBinary, long_text, 0x12345678, wire);
+  AppendMaskedFrame(WebSocketOpcode::kClose, ClosePayload(1000, "bye"), 0, wire);
+  EXPECT_EQ(wire.find("hello"), std::string::npos) << "the payload goes masked";
+  WebSocketReader reader(1 << 20);
+  Feed(reader, wire);
+  Event text = reader.Next();
+  EXPECT_EQ(text.kind, Event::kText);
+  EXPECT_EQ(text.data, "hello");
+  Event binary = reader.Next();
+  EXPECT_EQ(binary.kind, Event::kBinary);
+  EXPECT_EQ(binary.data, long_text);
+  Event close = reader.Next();
+  EXPECT_EQ(close.kind, Event::kClose);
+  EXPECT_EQ(close.code, 1000);
+  EXPECT_EQ(close.data, "bye");
+}
+
+TEST(WebSocketReaderTest, AClientsReaderTakesUnmaskedFramesAndRefusesMaskedOnes) {
+  uint8_t header[kMaxFrameHeader];
+  size_t n = WriteFrameHeader(WebSocketOpcode::kText, 5, header);
+  WebSocketReader reader(1024, 4096, WebSocketReader::From::kServer);
+  Feed(reader, std::string(reinterpret_cast<char*>(header), n) + "hello");
+  Event text = reader.Next();
+  EXPECT_EQ(text.kind, Event::kText);
+  EXPECT_EQ(text.data, "hello");
+  Feed(reader, ClientFrame(0x1, "masked"));
+  Event error = reader.Next();
+  EXPECT_EQ(error.kind, Event::kError);
+  EXPECT_EQ(error.code, kCloseProtocolError);
+  EXPECT_EQ(error.data, "server frame masked");
 }
 
 TEST(WebSocketFrameTest, AcceptKeyMatchesTheRfcExample) {
