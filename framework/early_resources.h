@@ -4,8 +4,10 @@
 // the stream) asks the pipeline to prewarm; a processor type that can
 // (GeminiLiveLLM: its model session) declares
 //
-//   static std::shared_ptr<EarlyResource> Prewarm(const Options&, PipelineContext::Executor,
+//   static std::shared_ptr<EarlyResource> Prewarm(std::shared_ptr<const Options>, PipelineContext::Executor,
 //                                                 const std::string& call_id);
+//
+// (the options shared, so the resource can keep them without a copy),
 //
 // and, in Open(), takes its resource from the context's EarlyResources by
 // its stage name. Everything of a call's early resources lives on the loop

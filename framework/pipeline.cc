@@ -200,8 +200,9 @@ std::shared_ptr<EarlyResources> PipelineTemplate::Prewarm(const PipelineContext:
   for (const Stage* stage : Flatten()) {
     if (!stage->type->prewarm) continue;
     std::shared_ptr<const void> bound = stage->type->bind(stage->options.get(), values);
-    const void* options = bound ? bound.get() : stage->options.get();
-    if (auto resource = stage->type->prewarm(options, executor, call_id)) resources->Add(stage->name, std::move(resource));
+    if (auto resource = stage->type->prewarm(bound ? bound : stage->options, executor, call_id)) {
+      resources->Add(stage->name, std::move(resource));
+    }
   }
   return resources;
 }
@@ -380,10 +381,10 @@ void PipelineInstance::Link(const CallValues* values) {
     };
     for (const auto& stage : stages) {
       if (!stage.is_parallel()) {
-        const void* options = stage.options.get();
+        std::shared_ptr<const void> options = stage.options;
         if (values && stage.type->bind) {
-          if (auto bound = stage.type->bind(options, *values)) {
-            options = bound.get();
+          if (auto bound = stage.type->bind(options.get(), *values)) {
+            options = bound;
             bound_options_.push_back(std::move(bound));
           }
         }

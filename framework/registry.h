@@ -8,12 +8,13 @@
 //   using Options = ...;                    // a struct with Declare(), see options.h
 //   static ProcessorDoc Doc();              // what `voxpipe processors` prints
 //   static Result<StreamFormat> Negotiate(const Options&, const StreamFormat& input);
-//   explicit T(const Options&);
+//   explicit T(const Options&);           // or T(std::shared_ptr<const Options>), to share them
 // and optionally
 //   static constexpr const char* kServer = "twilio";  // needs `server: {type: twilio}`
 //   static Status Prepare(Options&, const ConfigNode& stage);  // completes options when the
 //       pipeline is built: reads the files they name, applies defaults; errors name the field's line
-//   static std::shared_ptr<EarlyResource> Prewarm(const Options&, PipelineContext::Executor, const std::string&);
+//   static std::shared_ptr<EarlyResource> Prewarm(std::shared_ptr<const Options>, PipelineContext::Executor,
+//                                                 const std::string&);
 //       opens what the processor needs before its call's pipeline exists (early_resources.h)
 //
 // Registration runs from a static initializer. Built-in processors are
@@ -63,14 +64,14 @@ struct ProcessorType {
   std::function<Result<std::shared_ptr<const void>>(const ConfigNode&)> parse_options;
   // The output format for a given input, or an error saying what it accepts.
   std::function<Result<StreamFormat>(const void* options, const StreamFormat& input)> negotiate;
-  std::function<ProcessorPtr(const void* options)> create;
+  std::function<ProcessorPtr(const std::shared_ptr<const void>& options)> create;
   // The options with a call's values ({call_sid}, {date}...) in their
   // strings, or null when they have none to take.
   std::function<std::shared_ptr<const void>(const void* options, const CallValues& values)> bind;
   // Opens the processor's early resource for a call (early_resources.h),
   // when the class has a static Prewarm; null otherwise.
-  std::function<std::shared_ptr<EarlyResource>(const void* options, const PipelineContext::Executor& executor,
-                                               const std::string& call_id)>
+  std::function<std::shared_ptr<EarlyResource>(const std::shared_ptr<const void>& options,
+                                               const PipelineContext::Executor& executor, const std::string& call_id)>
       prewarm;
 };
 
@@ -121,7 +122,7 @@ struct RequiredServer<T, std::void_t<decltype(T::kServer)>> {
 template <typename T, typename = void>
 struct HasPrewarm : std::false_type {};
 template <typename T>
-struct HasPrewarm<T, std::void_t<decltype(T::Prewarm(std::declval<const typename T::Options&>(),
+struct HasPrewarm<T, std::void_t<decltype(T::Prewarm(std::declval<std::shared_ptr<const typename T::Options>>(),
                                                      std::declval<const PipelineContext::Executor&>(),
                                                      std::declval<const std::string&>()))>> : std::true_type {};
 
@@ -148,8 +149,13 @@ void FillProcessor(ProcessorType& type) {
   type.negotiate = [](const void* options, const StreamFormat& input) {
     return T::Negotiate(*static_cast<const Options*>(options), input);
   };
-  type.create = [](const void* options) -> ProcessorPtr {
-    return std::make_unique<T>(*static_cast<const Options*>(options));
+  type.create = [](const std::shared_ptr<const void>& options) -> ProcessorPtr {
+    auto typed = std::static_pointer_cast<const Options>(options);
+    if constexpr (std::is_constructible_v<T, std::shared_ptr<const Options>>) {
+      return std::make_unique<T>(std::move(typed));
+    } else {
+      return std::make_unique<T>(*typed);
+    }
   };
   type.bind = [](const void* options, const CallValues& values) -> std::shared_ptr<const void> {
     auto bound = std::make_shared<Options>(*static_cast<const Options*>(options));
@@ -158,8 +164,9 @@ void FillProcessor(ProcessorType& type) {
     return replaced > 0 ? bound : nullptr;
   };
   if constexpr (HasPrewarm<T>::value) {
-    type.prewarm = [](const void* options, const PipelineContext::Executor& executor, const std::string& call_id) {
-      return T::Prewarm(*static_cast<const Options*>(options), executor, call_id);
+    type.prewarm = [](const std::shared_ptr<const void>& options, const PipelineContext::Executor& executor,
+                      const std::string& call_id) {
+      return T::Prewarm(std::static_pointer_cast<const Options>(options), executor, call_id);
     };
   }
 }

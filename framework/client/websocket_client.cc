@@ -32,9 +32,14 @@ using server::WebSocketReader;
 
 // The upgrade response's headers; Google's are well under 2 KiB.
 constexpr size_t kMaxResponseHeader = 16 * 1024;
-constexpr size_t kReadChunk = 4096;
-// A write buffer that grew past this (a burst) is given back once empty.
-constexpr size_t kMaxIdleWriteBuffer = 64 * 1024;
+// The frame reader starts with room for a model message or two and reads
+// into whatever is free, at least kMinRead; a bigger frame grows it.
+constexpr size_t kReaderBuffer = 4096;
+constexpr size_t kMinRead = 1024;
+// A buffer that grew past this (the setup message, a burst) is given back
+// once empty, and is not kept for TakeBuffer(): calls are many, and each
+// keeps only what a steady stream of audio messages needs.
+constexpr size_t kMaxIdleBuffer = 4096;
 
 WebSocketCloseInfo Failure(std::string error) {
   WebSocketCloseInfo info;
@@ -94,7 +99,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
                    TlsContextPtr tls)
       : executor_(executor), resolver_(executor), transport_(executor, tls.get()), timer_(executor), url_(std::move(url)),
         options_(std::move(options)), handlers_(std::move(handlers)), tls_(std::move(tls)),
-        reader_(options_.max_message_bytes, kReadChunk, WebSocketReader::From::kServer) {}
+        reader_(options_.max_message_bytes, kReaderBuffer, WebSocketReader::From::kServer) {}
 
   void Connect() override {
     ArmTimer(options_.connect_timeout);
@@ -106,7 +111,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   bool Send(std::string message, bool binary) override {
     if (!is_open() || queued() >= options_.max_queued_messages) return false;
     Queue(binary ? WebSocketOpcode::kBinary : WebSocketOpcode::kText, message);
-    if (spare_.capacity() < message.capacity()) spare_ = std::move(message);
+    if (message.capacity() > spare_.capacity() && message.capacity() <= kMaxIdleBuffer) spare_ = std::move(message);
     return true;
   }
 
@@ -221,8 +226,8 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
 
   void do_read_response() {
     const size_t have = response_.size();
-    response_.resize(have + kReadChunk);
-    transport_.stream.async_read_some(net::buffer(response_.data() + have, kReadChunk),
+    response_.resize(have + kMinRead);
+    transport_.stream.async_read_some(net::buffer(response_.data() + have, kMinRead),
                                       [self = this->shared_from_this(), have](const error_code& ec, size_t n) {
                                         self->response_.resize(have + n);
                                         self->on_response(ec);
@@ -286,7 +291,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     if constexpr (Transport::kTls) {
       // TLS may hold decrypted bytes the socket no longer shows: read through it.
       size_t available = 0;
-      uint8_t* space = reader_.Prepare(kReadChunk, available);
+      uint8_t* space = reader_.Prepare(kMinRead, available);
       transport_.stream.async_read_some(net::buffer(space, available),
                                         [self = this->shared_from_this()](const error_code& ec, size_t n) {
                                           self->on_tls_read(ec, n);
@@ -309,7 +314,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     if (ec) return on_read_error(ec);
     for (;;) {
       size_t available = 0;
-      uint8_t* space = reader_.Prepare(kReadChunk, available);
+      uint8_t* space = reader_.Prepare(kMinRead, available);
       error_code read_ec;
       size_t n = transport_.stream.read_some(net::buffer(space, available), read_ec);
       if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;
@@ -408,7 +413,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     if (finished_) return;
     if (ec) return DropWrites();
     writing_.clear();
-    if (writing_.capacity() > kMaxIdleWriteBuffer) writing_.shrink_to_fit();
+    if (writing_.capacity() > kMaxIdleBuffer) std::string().swap(writing_);
     OnWritten(std::exchange(writing_messages_, 0), /*direct=*/false);
     if (!finished_) Flush();
   }
@@ -416,7 +421,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   void OnWritten(size_t messages, bool direct) {
     if (direct) {
       pending_.clear();
-      if (pending_.capacity() > kMaxIdleWriteBuffer) pending_.shrink_to_fit();
+      if (pending_.capacity() > kMaxIdleBuffer) std::string().swap(pending_);
     }
     if (close_queued_ && !close_sent_ && queued() == 0) {
       OnCloseSent();

@@ -19,7 +19,10 @@ using error_code = boost::system::error_code;
 // delay a `clear` or a close frame queued behind it for long.
 constexpr size_t kMaxMessagesPerWrite = 64;
 constexpr size_t kMaxBytesPerWrite = 256 * 1024;
-constexpr size_t kReadChunk = 4096;
+// Twilio's messages are a few hundred bytes: the reader starts with room for
+// several and reads into whatever is free, at least kMinRead.
+constexpr size_t kReaderBuffer = 2048;
+constexpr size_t kMinRead = 1024;
 constexpr size_t kDiscardBytes = 4096;
 constexpr size_t kSpareBuffers = 8;
 constexpr size_t kMaxSpareCapacity = 64 * 1024;
@@ -30,7 +33,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
                   std::string_view already_read)
       : socket_(std::move(socket)), slot_(std::move(slot)), executor_(socket_.get_executor()), remote_(std::move(remote)),
         limits_(limits),
-        reader_(limits.max_message_bytes), timer_(executor_) {
+        reader_(limits.max_message_bytes, kReaderBuffer), timer_(executor_) {
     reader_.Append(already_read);
   }
 
@@ -119,7 +122,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
     if (ec) return Finish("read: " + ec.message());
     for (;;) {
       size_t available = 0;
-      uint8_t* space = reader_.Prepare(kReadChunk, available);
+      uint8_t* space = reader_.Prepare(kMinRead, available);
       error_code read_ec;
       size_t n = socket_.read_some(net::buffer(space, available), read_ec);
       if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;  // all read (or a spurious wake)

@@ -73,8 +73,9 @@ Status GeminiLiveLLM::Prepare(Options& options, const ConfigNode& stage) {
   return OkStatus();
 }
 
-GeminiLiveLLM::GeminiLiveLLM(const Options& options)
-    : options_(options),
+GeminiLiveLLM::GeminiLiveLLM(std::shared_ptr<const Options> options)
+    : shared_options_(std::move(options)),
+      options_(*shared_options_),
       input_latency_(Metrics::Global().Histogram(
           "voxpipe_gemini_input_latency_seconds",
           "GeminiLiveLLM: from the caller frame's arrival (e.g. Twilio media) to its realtimeInput handed to the socket")),
@@ -115,11 +116,13 @@ MetricCounter& EarlySessions(const std::string& result) {
 
 }  // namespace
 
-std::shared_ptr<EarlyResource> GeminiLiveLLM::Prewarm(const Options& options, const PipelineContext::Executor& executor,
+std::shared_ptr<EarlyResource> GeminiLiveLLM::Prewarm(std::shared_ptr<const Options> options,
+                                                      const PipelineContext::Executor& executor,
                                                       const std::string& call_id) {
-  auto tls = CheckConnectable(options);
+  auto tls = CheckConnectable(*options);
   if (!tls.ok()) return nullptr;  // Open() reports it
-  auto session = GeminiLiveSession::Create(executor, options, *tls, fmt::format("[{}] GeminiLiveLLM (early)", call_id));
+  auto session =
+      GeminiLiveSession::Create(executor, std::move(options), *tls, fmt::format("[{}] GeminiLiveLLM (early)", call_id));
   session->Connect();
   EarlySessions("opened").Increment();
   return std::make_shared<EarlyGeminiSession>(std::move(session));
@@ -153,7 +156,7 @@ Status GeminiLiveLLM::Open() {
     }
   }
   bool adopted = session_ != nullptr;
-  if (!adopted) session_ = GeminiLiveSession::Create(executor, options_, tls_, log_id());
+  if (!adopted) session_ = GeminiLiveSession::Create(executor, shared_options_, tls_, log_id());
   session_->SetEvents(SessionEvents());
   if (!adopted) session_->Connect();
   return OkStatus();

@@ -67,10 +67,11 @@ class GeminiLiveLLM : public Processor {
   static Status Prepare(Options& options, const ConfigNode& stage);
   // Opens the call's model session before its pipeline exists (a server
   // that knows of the call early: Twilio's webhook); Open() adopts it.
-  static std::shared_ptr<EarlyResource> Prewarm(const Options& options, const PipelineContext::Executor& executor,
-                                                const std::string& call_id);
+  static std::shared_ptr<EarlyResource> Prewarm(std::shared_ptr<const Options> options,
+                                                const PipelineContext::Executor& executor, const std::string& call_id);
 
-  explicit GeminiLiveLLM(const Options& options);
+  // The options are shared with the model session, which keeps them.
+  explicit GeminiLiveLLM(std::shared_ptr<const Options> options);
   ~GeminiLiveLLM() override;
 
   Status Open() override;
@@ -102,8 +103,8 @@ class GeminiLiveLLM : public Processor {
   void PushLatencyMetrics();
   void Shutdown();
 
-  // Kept by the pipeline instance for its whole life (the template's, or
-  // this call's copy with its values): one copy a call, not one a stage.
+  // The template's, or this call's copy with its values: shared, never copied.
+  std::shared_ptr<const Options> shared_options_;
   const Options& options_;
   TlsContextPtr tls_;
   std::shared_ptr<GeminiLiveSession> session_;

@@ -35,13 +35,15 @@ struct GeminiLiveSession::Connection {
   bool setup_timed_out = false;
 };
 
-std::shared_ptr<GeminiLiveSession> GeminiLiveSession::Create(Executor executor, GeminiLiveOptions options,
+std::shared_ptr<GeminiLiveSession> GeminiLiveSession::Create(Executor executor,
+                                                             std::shared_ptr<const GeminiLiveOptions> options,
                                                              TlsContextPtr tls, std::string log_id) {
   return std::shared_ptr<GeminiLiveSession>(
       new GeminiLiveSession(std::move(executor), std::move(options), std::move(tls), std::move(log_id)));
 }
 
-GeminiLiveSession::GeminiLiveSession(Executor executor, GeminiLiveOptions options, TlsContextPtr tls, std::string log_id)
+GeminiLiveSession::GeminiLiveSession(Executor executor, std::shared_ptr<const GeminiLiveOptions> options,
+                                     TlsContextPtr tls, std::string log_id)
     : executor_(std::move(executor)), options_(std::move(options)), tls_(std::move(tls)), log_id_(std::move(log_id)),
       reconnect_timer_(executor_) {}
 
@@ -59,7 +61,7 @@ auto GeminiLiveSession::ForConnection(int id, F handler) {
 }
 
 void GeminiLiveSession::Connect() {
-  spdlog::info("{}: connecting to {} (model {})", log_id_, UrlForLog(options_.url), GeminiModelName(options_.model));
+  spdlog::info("{}: connecting to {} (model {})", log_id_, UrlForLog(options_->url), GeminiModelName(options_->model));
   StartConnection(Role::kActive);
 }
 
@@ -86,8 +88,8 @@ bool GeminiLiveSession::ready() const {
 void GeminiLiveSession::StartConnection(Role role) {
   int id = ++next_connection_id_;
   auto conn = std::make_unique<Connection>(id, role, executor_);
-  WebSocketClientOptions ws_options{.url = options_.url, .connect_timeout = options_.setup_timeout, .tls = tls_};
-  if (!options_.api_key.empty()) ws_options.headers.emplace_back("x-goog-api-key", options_.api_key);
+  WebSocketClientOptions ws_options{.url = options_->url, .connect_timeout = options_->setup_timeout, .tls = tls_};
+  if (!options_->api_key.empty()) ws_options.headers.emplace_back("x-goog-api-key", options_->api_key);
   WebSocketHandlers handlers{
       .on_open = ForConnection(id, [](GeminiLiveSession& s, Connection& c) { s.OnOpen(c); }),
       .on_message = ForConnection(id, [](GeminiLiveSession& s, Connection& c, std::string_view data, bool) {
@@ -98,7 +100,7 @@ void GeminiLiveSession::StartConnection(Role role) {
       }),
   };
   conn->ws = WebSocketClient::Create(executor_, std::move(ws_options), std::move(handlers));
-  conn->setup_timer.expires_after(options_.setup_timeout);
+  conn->setup_timer.expires_after(options_->setup_timeout);
   conn->setup_timer.async_wait(ForConnection(id, [](GeminiLiveSession& s, Connection& c, boost::system::error_code ec) {
     if (!ec) s.OnSetupTimeout(c);
   }));
@@ -124,8 +126,8 @@ void GeminiLiveSession::Remove(int id) {
 }
 
 void GeminiLiveSession::OnOpen(Connection& conn) {
-  std::string handle = options_.session_resumption ? handle_ : std::string();
-  conn.ws->Send(BuildGeminiSetup(options_, handle).dump());
+  std::string handle = options_->session_resumption ? handle_ : std::string();
+  conn.ws->Send(BuildGeminiSetup(*options_, handle).dump());
 }
 
 void GeminiLiveSession::OnSetupTimeout(Connection& conn) {
@@ -185,7 +187,7 @@ void GeminiLiveSession::OnMessage(Connection& conn, std::string_view data) {
 void GeminiLiveSession::OnClose(Connection& conn, const WebSocketCloseInfo& info) {
   const int id = conn.id;
   const Role role = conn.role;
-  std::string what = conn.setup_timed_out ? fmt::format("no setupComplete within {} ms", options_.setup_timeout.count())
+  std::string what = conn.setup_timed_out ? fmt::format("no setupComplete within {} ms", options_->setup_timeout.count())
                      : !info.reason.empty() ? info.reason
                      : !info.error.empty()  ? info.error
                                             : "connection closed";
@@ -215,14 +217,14 @@ void GeminiLiveSession::OnFailure(const std::string& what, int code, int http_st
                             : fmt::format("Gemini Live closed the session ({}): {}", code, what));
   }
   if (last_ready_ != Clock::time_point{} && Clock::now() - last_ready_ > kStableSession) attempts_ = 0;
-  if (attempts_ >= options_.reconnect_attempts) {
+  if (attempts_ >= options_->reconnect_attempts) {
     return Fail(fmt::format("Gemini Live unreachable after {} reconnect attempts: {}", attempts_, what));
   }
-  auto delay = options_.reconnect_backoff * (1 << std::min(attempts_, 10));
+  auto delay = options_->reconnect_backoff * (1 << std::min(attempts_, 10));
   ++attempts_;
   ++stats_.reconnects;
   spdlog::info("{}: reconnecting in {} ms (attempt {} of {})", log_id_, delay.count(), attempts_,
-               options_.reconnect_attempts);
+               options_->reconnect_attempts);
   reconnect_timer_.expires_after(delay);
   reconnect_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
@@ -239,22 +241,22 @@ void GeminiLiveSession::OnReconnectTimer() {
 void GeminiLiveSession::OnGoAway(milliseconds time_left) {
   if (next_ || handover_pending_ || failed_) return;
   auto now = Clock::now();
-  while (!handover_times_.empty() && now - handover_times_.front() > options_.handover_window) {
+  while (!handover_times_.empty() && now - handover_times_.front() > options_->handover_window) {
     handover_times_.pop_front();
   }
-  if (static_cast<int>(handover_times_.size()) >= options_.handover_budget) {
+  if (static_cast<int>(handover_times_.size()) >= options_->handover_budget) {
     return Fail(fmt::format("Gemini Live asked for {} new connections within {} s; giving up on this session",
                             handover_times_.size() + 1,
-                            std::chrono::duration_cast<std::chrono::seconds>(options_.handover_window).count()));
+                            std::chrono::duration_cast<std::chrono::seconds>(options_->handover_window).count()));
   }
   // A goAway soon after the session became ready is a server bouncing us.
-  bool quick = now - last_ready_ < options_.handover_backoff;
+  bool quick = now - last_ready_ < options_->handover_backoff;
   quick_handovers_ = quick ? quick_handovers_ + 1 : 0;
   handover_times_.push_back(now);
   ++stats_.handovers;
   milliseconds delay{0};
   if (quick_handovers_ > 0) {
-    delay = std::min<milliseconds>(options_.handover_backoff * (1 << std::min(quick_handovers_ - 1, 10)),
+    delay = std::min<milliseconds>(options_->handover_backoff * (1 << std::min(quick_handovers_ - 1, 10)),
                                    std::chrono::duration_cast<milliseconds>(kMaxHandoverDelay));
   }
   spdlog::info("{}: goAway ({} ms left); resuming on a new connection{}", log_id_, time_left.count(),
@@ -286,12 +288,12 @@ GeminiLiveSession::Sent GeminiLiveSession::Send(std::string message, microsecond
   backlog_.emplace_back(std::move(message), audio);
   backlog_audio_ += audio;
   // The oldest audio goes first; text and tool responses (no audio) are kept.
-  while (backlog_audio_ > options_.max_buffered_audio) {
+  while (backlog_audio_ > options_->max_buffered_audio) {
     auto oldest = std::find_if(backlog_.begin(), backlog_.end(), [](const auto& m) { return m.second.count() > 0; });
     if (oldest == backlog_.end() || std::next(oldest) == backlog_.end()) break;
     if (stats_.dropped_audio_us == 0) {
       spdlog::warn("{}: not connected; dropping caller audio older than {} ms", log_id_,
-                   options_.max_buffered_audio.count());
+                   options_->max_buffered_audio.count());
     }
     backlog_audio_ -= oldest->second;
     stats_.dropped_audio_us += oldest->second.count();

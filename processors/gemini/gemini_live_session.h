@@ -60,8 +60,8 @@ class GeminiLiveSession : public std::enable_shared_from_this<GeminiLiveSession>
   enum class Sent { kNow, kHeld, kDropped };
 
   // `options` resolved (ResolveGeminiLiveOptions); `log_id` prefixes log lines.
-  static std::shared_ptr<GeminiLiveSession> Create(Executor executor, GeminiLiveOptions options, TlsContextPtr tls,
-                                                   std::string log_id);
+  static std::shared_ptr<GeminiLiveSession> Create(Executor executor, std::shared_ptr<const GeminiLiveOptions> options,
+                                                   TlsContextPtr tls, std::string log_id);
   ~GeminiLiveSession();
 
   // Who hears the session's events; set before Connect() or when adopting
@@ -88,7 +88,8 @@ class GeminiLiveSession : public std::enable_shared_from_this<GeminiLiveSession>
   enum class Role { kActive, kNext, kRetiring };
   struct Connection;
 
-  GeminiLiveSession(Executor executor, GeminiLiveOptions options, TlsContextPtr tls, std::string log_id);
+  GeminiLiveSession(Executor executor, std::shared_ptr<const GeminiLiveOptions> options, TlsContextPtr tls,
+                    std::string log_id);
   template <typename F>
   auto ForConnection(int id, F handler);
 
@@ -108,7 +109,7 @@ class GeminiLiveSession : public std::enable_shared_from_this<GeminiLiveSession>
   void FlushBacklog(Connection& conn);
 
   Executor executor_;
-  GeminiLiveOptions options_;
+  std::shared_ptr<const GeminiLiveOptions> options_;
   TlsContextPtr tls_;
   std::string log_id_;
   GeminiSessionEvents events_;
