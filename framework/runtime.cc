@@ -22,15 +22,15 @@ int metrics_detail::ShardIndex() {
 
 void EventLoop::RunHere() {
   EventLoop* previous = std::exchange(current_loop, this);
-  if (batch_window_.count() > 0) {
-    RunBatched();
-  } else {
-    io_.run();
-  }
+  RunInBatches(io_, batch_window_);
   current_loop = previous;
 }
 
-void EventLoop::RunBatched() {
+void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window) {
+  if (window.count() <= 0) {
+    io.run();
+    return;
+  }
   using Clock = std::chrono::steady_clock;
   constexpr auto kMeasure = std::chrono::milliseconds(100);
   constexpr size_t kBusyPerMeasure = Runtime::kBusyHandlers / 10;
@@ -38,15 +38,15 @@ void EventLoop::RunBatched() {
   size_t handled = 0;
   auto measured_from = Clock::now();
   // run_one() blocks until there is something to do; 0 once stopped or out of work.
-  for (size_t n; (n = io_.run_one()) > 0;) {
+  for (size_t n; (n = io.run_one()) > 0;) {
     auto now = Clock::now();
-    handled += n + io_.poll();
+    handled += n + io.poll();
     if (now - measured_from >= kMeasure) {
       busy = handled >= kBusyPerMeasure;
       handled = 0;
       measured_from = now;
     }
-    if (busy) std::this_thread::sleep_until(now + batch_window_);
+    if (busy) std::this_thread::sleep_until(now + window);
   }
 }
 

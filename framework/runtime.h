@@ -35,6 +35,13 @@
 
 namespace voxpipe {
 
+// Runs `io` until it is stopped or out of work. Once it runs more than
+// Runtime::kBusyHandlers handlers a second, it waits out `window` after each
+// burst before looking again (above); 0 never waits. Every EventLoop runs
+// this way, and so does the Gemini Live emulator: a busy server does not
+// need to be woken for each message.
+void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window);
+
 class EventLoop {
  public:
   using Executor = boost::asio::io_context::executor_type;
@@ -61,8 +68,6 @@ class EventLoop {
   EventLoop(int index, std::chrono::microseconds batch_window)
       : io_(1), index_(index), batch_window_(batch_window) {}
   void RunHere();
-  // Runs handlers as they come; when busy, in batches a window apart.
-  void RunBatched();
 
   // An io_context whose teardown the Runtime can split in two (below).
   struct Context : boost::asio::io_context {

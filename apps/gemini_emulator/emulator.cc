@@ -17,6 +17,7 @@
 
 #include "processors/common/base64.h"
 #include "framework/audio/wav_file.h"
+#include "framework/runtime.h"
 
 namespace voxpipe::emulator {
 
@@ -716,7 +717,7 @@ class GeminiEmulator::Server {
     return OkStatus();
   }
 
-  void Run() { io_.run(); }
+  void Run(std::chrono::microseconds batch_window) { RunInBatches(io_, batch_window); }
   void Stop() { io_.stop(); }
 
  private:
@@ -762,7 +763,7 @@ Status GeminiEmulator::Start() {
   }
   server_ = std::make_unique<Server>(shared_, options_);
   if (Status s = server_->Listen(options_, port_); !s.ok()) return s;
-  thread_ = std::thread([this] { server_->Run(); });
+  thread_ = std::thread([this] { server_->Run(options_.batch_window); });
   return OkStatus();
 }
 

@@ -43,6 +43,11 @@ struct ServerOptions {
   unsigned short port = 0;
   std::string tls_cert;  // PEM; with tls_key, serve wss://
   std::string tls_key;
+  // How the server's loop gathers wake-ups when busy (RunInBatches); 0 wakes
+  // for every message. Over loopback, the sender pays for waking the
+  // receiver: a stand-in that wakes for each message would bill its clients
+  // for what Google's servers never cost them (docs/performance.md).
+  std::chrono::microseconds batch_window{0};
 };
 
 // What clients did, for tests and the executable's log.

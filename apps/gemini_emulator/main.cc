@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "apps/gemini_emulator/emulator.h"
+#include "framework/runtime.h"
 #include "framework/version.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +25,11 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate chain: serve wss://");
   app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
+  double batch_window_ms = std::chrono::duration<double, std::milli>(voxpipe::Runtime::kDefaultBatchWindow).count();
+  app.add_option("--batch-window", batch_window_ms,
+                 "When busy, gather wake-ups this many ms apart, as voxpipe run does (0: wake for every message)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -31,6 +37,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "error: {}\nRun 'gemini-emulator --help' for more.\n", e.what());
     return 2;
   }
+  options.batch_window = std::chrono::microseconds(static_cast<int64_t>(batch_window_ms * 1000));
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     fmt::print(stderr, "error: --tls-cert and --tls-key go together\n");
     return 2;
