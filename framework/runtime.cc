@@ -69,7 +69,10 @@ Runtime::~Runtime() {
   for (auto& loop : loops_) loop->io_.destroy();
 }
 
-EventLoop& Runtime::LeastLoaded() {
+EventLoop& Runtime::Place() {
+  for (auto& loop : loops_) {
+    if (loop->load() < fill_load_) return *loop;
+  }
   unsigned start = next_.fetch_add(1, std::memory_order_relaxed);
   EventLoop* best = nullptr;
   for (size_t k = 0; k < loops_.size(); ++k) {

@@ -88,6 +88,8 @@ class Runtime {
   static constexpr int kBusyHandlers = 2000;
   // The default: 1 ms keeps a message's added latency under the 2 ms budget.
   static constexpr std::chrono::microseconds kDefaultBatchWindow{1000};
+  // Connections a loop takes before the next loop is used (Place()).
+  static constexpr int kDefaultFillLoad = 256;
 
   // `loops` <= 0 means one per hardware thread; `batch_window` 0 never waits.
   explicit Runtime(int loops = 0, std::chrono::microseconds batch_window = {});
@@ -100,8 +102,15 @@ class Runtime {
   // Loop 0: the runner's signals, drains and other process-wide work.
   EventLoop& main() { return *loops_.front(); }
   boost::asio::io_context& io() { return main().io(); }
-  // The loop with the fewest connections; ties go round robin.
-  EventLoop& LeastLoaded();
+  // Where a new connection (or call) goes: the first loop holding fewer
+  // than `fill_load` connections, else the one with the fewest (ties round
+  // robin). A busy loop gathers its wake-ups, so calls packed on a few loops
+  // wake each far less often than the same calls spread thin over many; a
+  // loop at the fill load uses a fraction of its core (docs/performance.md).
+  EventLoop& Place();
+  // 0: always the least-loaded loop (spreads even a few connections; tests
+  // use it to cross loops). Set before the loops run.
+  void set_fill_load(int connections) { fill_load_ = connections; }
 
   // Runs loop 0 on the calling thread and every other loop on a thread of
   // its own, until Stop() and no work is left (or Abort()).
@@ -123,6 +132,7 @@ class Runtime {
   std::vector<std::optional<boost::asio::executor_work_guard<EventLoop::Executor>>> work_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> next_{0};
+  int fill_load_ = kDefaultFillLoad;
 };
 
 }  // namespace voxpipe

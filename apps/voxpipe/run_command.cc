@@ -30,6 +30,7 @@ struct RunFlags {
   std::vector<std::string> paths;
   int threads = 0;
   std::chrono::microseconds batch_window = Runtime::kDefaultBatchWindow;
+  int loop_fill = Runtime::kDefaultFillLoad;
   std::optional<std::chrono::milliseconds> drain;  // default: each service's own
   bool trace_frames = false;
   bool no_admin = false;
@@ -230,6 +231,10 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
          [flags](double ms) { flags->batch_window = std::chrono::microseconds(int64_t(ms * 1000)); },
          "Milliseconds a busy event loop gathers messages before it wakes (0: wake for each; default 1)")
       ->check(CLI::Range(0.0, 20.0));
+  cmd->add_option("--loop-fill", flags->loop_fill,
+                  "Connections an event loop takes before the next loop is used (0: always the least-loaded loop)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
   cmd->add_option_function<double>(
          "--drain-timeout", [flags](double s) { flags->drain = std::chrono::milliseconds(int64_t(s * 1000)); },
          "Seconds active calls may take to finish after SIGTERM (default: each server's drain_timeout)")
@@ -255,6 +260,7 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
     RaiseDescriptorLimit();
     // A file pipeline has no calls to gather: it runs flat out.
     Runtime runtime(flags->threads, any_file_pipeline ? std::chrono::microseconds(0) : flags->batch_window);
+    runtime.set_fill_load(flags->loop_fill);
     *exit_code = any_file_pipeline ? RunFilePipeline(files.front(), *flags, runtime)
                                    : RunServices(files, *flags, common, runtime);
   });

@@ -352,7 +352,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 void HttpServer::Impl::do_accept() {
-  EventLoop& loop = runtime_.LeastLoaded();
+  EventLoop& loop = runtime_.Place();
   acceptor_.async_accept(loop.executor(), [self = shared_from_this(), &loop](beast::error_code ec, Socket socket) {
     self->on_accept(loop, ec, std::move(socket));
   });

@@ -320,7 +320,7 @@ HttpResponse TwilioServer::Voice(const HttpRequest& request) {
     StartFrame start{call_sid, {{"call_sid", call_sid}, {"from", from}, {"to", to}}};
     CallValues values = CallValuesFor(start);
     values["carrier"] = "twilio";
-    early_->Open(token, env().runtime->LeastLoaded(), line().pipeline(), call_sid, std::move(values));
+    early_->Open(token, env().runtime->Place(), line().pipeline(), call_sid, std::move(values));
   }
   WebhookCounter("ok").Increment();
   spdlog::info("voice webhook: call {} from {} to {}", call_sid, MaskPhoneNumber(from), MaskPhoneNumber(to));

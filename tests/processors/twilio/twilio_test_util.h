@@ -58,6 +58,7 @@ class ServerRunner {
                                                      std::vector<Service*>{service_.get()});
       status_ = admin_->Start();
     }
+    runtime_.set_fill_load(0);  // spread: a call's webhook and stream land on different loops
     runtime_.Start();
     running_ = true;
   }
