@@ -1,6 +1,7 @@
 #include "processors/common/base64.h"
 
 #include <array>
+#include <cstring>
 
 namespace voxpipe::base64 {
 namespace {
@@ -36,17 +37,24 @@ inline uint32_t DecodeQuad(const char* q) {
 
 }  // namespace
 
+// kPairs[v]: the two characters of a 12-bit value, so three bytes take two
+// lookups instead of four.
+constexpr std::array<std::array<char, 2>, 4096> MakePairs() {
+  std::array<std::array<char, 2>, 4096> pairs{};
+  for (int v = 0; v < 4096; ++v) pairs[v] = {kAlphabet[v >> 6], kAlphabet[v & 63]};
+  return pairs;
+}
+constexpr auto kPairs = MakePairs();
+
 void EncodeTo(std::span<const uint8_t> data, std::string& out) {
   size_t start = out.size();
   out.resize(start + EncodedSize(data.size()));
   char* p = out.data() + start;
   size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
+  for (; i + 3 <= data.size(); i += 3, p += 4) {
     uint32_t v = (uint32_t(data[i]) << 16) | (uint32_t(data[i + 1]) << 8) | data[i + 2];
-    *p++ = kAlphabet[v >> 18];
-    *p++ = kAlphabet[(v >> 12) & 63];
-    *p++ = kAlphabet[(v >> 6) & 63];
-    *p++ = kAlphabet[v & 63];
+    std::memcpy(p, kPairs[v >> 12].data(), 2);
+    std::memcpy(p + 2, kPairs[v & 0xFFF].data(), 2);
   }
   if (size_t rest = data.size() - i; rest > 0) {
     uint32_t v = uint32_t(data[i]) << 16;
