@@ -13,6 +13,16 @@ thread_local EventLoop* current_loop = nullptr;
 
 EventLoop* EventLoop::Current() { return current_loop; }
 
+ReadyQueue& EventLoop::ready_queue() {
+  if (!ready_) ready_ = std::make_unique<ReadyQueue>(io_);
+  return *ready_;
+}
+
+ReadyQueue* EventLoop::ReadyQueueFor(const boost::asio::execution_context& io) {
+  EventLoop* loop = Current();
+  return loop && &loop->io_ == &io ? &loop->ready_queue() : nullptr;
+}
+
 int EventLoop::CurrentIndex() { return current_loop ? current_loop->index_ : -1; }
 
 int metrics_detail::ShardIndex() {
@@ -65,6 +75,9 @@ Runtime::~Runtime() {
   // on loop 1 holding a listener of loop 0), so every loop drops its
   // handlers while all loops' services still exist, and only then are the
   // services destroyed.
+  for (auto& loop : loops_) {
+    if (loop->ready_) loop->ready_->Shutdown();
+  }
   for (auto& loop : loops_) loop->io_.shutdown();
   for (auto& loop : loops_) loop->io_.destroy();
 }

@@ -33,6 +33,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "framework/ready_queue.h"
+
 namespace voxpipe {
 
 // Runs `io` until it is stopped or out of work. Once it runs more than
@@ -58,6 +60,11 @@ class EventLoop {
   void AddLoad(int delta) { load_.fetch_add(delta, std::memory_order_relaxed); }
   int load() const { return load_.load(std::memory_order_relaxed); }
 
+  // The loop's edge-triggered set for media sockets; on the loop's thread.
+  ReadyQueue& ready_queue();
+  // The calling thread's loop's set when `io` is that loop's, else null.
+  static ReadyQueue* ReadyQueueFor(const boost::asio::execution_context& io);
+
   // The loop the calling thread runs, or null on any other thread.
   static EventLoop* Current();
   // The calling thread's loop index, or -1.
@@ -77,6 +84,7 @@ class EventLoop {
   };
 
   Context io_;
+  std::unique_ptr<ReadyQueue> ready_;  // made on first use
   int index_;
   std::chrono::microseconds batch_window_;
   std::atomic<int> load_{0};

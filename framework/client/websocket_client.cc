@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "framework/client/url.h"
+#include "framework/runtime.h"
 #include "framework/server/websocket_frame.h"
 
 namespace voxpipe {
@@ -93,13 +94,16 @@ struct TlsTransport {
 // while a write is in flight go out together after it. Reading waits for
 // the socket, then takes all it holds.
 template <typename Transport, typename Executor>
-class WebSocketSession : public WebSocketClient, public std::enable_shared_from_this<WebSocketSession<Transport, Executor>> {
+class WebSocketSession : public WebSocketClient,
+                         public ReadyQueue::Watcher,
+                         public std::enable_shared_from_this<WebSocketSession<Transport, Executor>> {
  public:
   WebSocketSession(const Executor& executor, Url url, WebSocketClientOptions options, WebSocketHandlers handlers,
                    TlsContextPtr tls)
       : executor_(executor), resolver_(executor), transport_(executor, tls.get()), timer_(executor), url_(std::move(url)),
         options_(std::move(options)), handlers_(std::move(handlers)), tls_(std::move(tls)),
         reader_(options_.max_message_bytes, kReaderBuffer, WebSocketReader::From::kServer) {}
+  ~WebSocketSession() { Unwatch(); }
 
   void Connect() override {
     ArmTimer(options_.connect_timeout);
@@ -251,6 +255,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
     std::string().swap(response_);
     error_code ignored;
     transport_.socket().non_blocking(true, ignored);  // reads and direct writes never block the loop
+    Watch();
     timer_.cancel();
     open_ = true;
     if (!detached_ && handlers_.on_open) Call(handlers_.on_open);
@@ -287,6 +292,28 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
 
   // ---- reading
 
+  // A plain socket on a call's loop waits in the loop's ReadyQueue: no
+  // system call to wait for each message (framework/ready_queue.h).
+  void Watch() {
+    if constexpr (!Transport::kTls && std::is_same_v<Executor, net::io_context::executor_type>) {
+      ready_ = EventLoop::ReadyQueueFor(transport_.socket().get_executor().context());
+      if (ready_) token_ = ready_->Add(transport_.socket().native_handle(), this->weak_from_this());
+      if (!token_) ready_ = nullptr;
+    }
+  }
+
+  // Before the socket closes: its descriptor's number may be reused at once.
+  void Unwatch() {
+    if (ready_) ready_->Remove(token_, transport_.socket().native_handle());
+    reading_ = false;
+  }
+
+  void OnReadable() override {
+    if (!reading_) return;
+    reading_ = false;
+    on_readable({});
+  }
+
   void do_read() {
     if constexpr (Transport::kTls) {
       // TLS may hold decrypted bytes the socket no longer shows: read through it.
@@ -296,6 +323,8 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
                                         [self = this->shared_from_this()](const error_code& ec, size_t n) {
                                           self->on_tls_read(ec, n);
                                         });
+    } else if (ready_) {
+      reading_ = true;
     } else {
       transport_.stream.async_wait(Socket::wait_read,
                                    [self = this->shared_from_this()](const error_code& ec) { self->on_readable(ec); });
@@ -478,6 +507,7 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   // ---- the end
 
   void Cancel() {
+    Unwatch();
     resolver_.cancel();
     error_code ignored;
     transport_.socket().close(ignored);
@@ -523,6 +553,9 @@ class WebSocketSession : public WebSocketClient, public std::enable_shared_from_
   WebSocketHandlers handlers_;
   TlsContextPtr tls_;
   WebSocketReader reader_;
+  ReadyQueue* ready_ = nullptr;  // the loop's, when the socket is watched there
+  ReadyQueue::Token token_;
+  bool reading_ = false;         // waiting for the ReadyQueue's word
   std::string key_;             // Sec-WebSocket-Key
   std::string response_;        // the upgrade response as it arrives
   std::string pending_;         // framed messages waiting for the socket

@@ -27,7 +27,9 @@ constexpr size_t kDiscardBytes = 4096;
 constexpr size_t kSpareBuffers = 8;
 constexpr size_t kMaxSpareCapacity = 64 * 1024;
 
-class ServerWebSocket : public WebSocketConnection, public std::enable_shared_from_this<ServerWebSocket> {
+class ServerWebSocket : public WebSocketConnection,
+                        public ReadyQueue::Watcher,
+                        public std::enable_shared_from_this<ServerWebSocket> {
  public:
   ServerWebSocket(Socket socket, ConnectionSlot slot, std::string remote, const WebSocketLimits& limits,
                   std::string_view already_read)
@@ -36,6 +38,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
         reader_(limits.max_message_bytes, kReaderBuffer), timer_(executor_) {
     reader_.Append(already_read);
   }
+  ~ServerWebSocket() { Unwatch(); }
 
   const Executor& executor() const override { return executor_; }
   const std::string& remote() const override { return remote_; }
@@ -44,6 +47,10 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
     callbacks_ = std::move(callbacks);
     error_code ec;
     socket_.non_blocking(true, ec);  // reads in on_readable() never block the loop
+    if ((ready_ = EventLoop::ReadyQueueFor(socket_.get_executor().context()))) {
+      token_ = ready_->Add(socket_.native_handle(), weak_from_this());
+      if (!token_) ready_ = nullptr;
+    }
     last_read_ = Clock::now();
     ArmTimer(last_read_ + limits_.idle_timeout / 2);
     if (HandleEvents()) do_read();
@@ -110,11 +117,22 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
 
   // ---- reading
 
-  // Waits until the socket is readable, then reads what it holds. An
+  // Waits until the socket is readable, then reads what it holds: told by
+  // the loop's ReadyQueue (no system call to wait), else through Asio. An
   // async_read_some would first try a read that, between messages, finds
   // nothing: two recv calls a message instead of one.
   void do_read() {
+    if (ready_) {
+      reading_ = true;
+      return;
+    }
     socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
+  }
+
+  void OnReadable() override {
+    if (!reading_) return;
+    reading_ = false;
+    on_readable({});
   }
 
   void on_readable(const error_code& ec) {
@@ -293,9 +311,20 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
   // ---- the end
 
   void Abort(const std::string& reason) {
+    CloseSocket();
+    Finish(reason);
+  }
+
+  void CloseSocket() {
+    Unwatch();
     error_code ignored;
     socket_.close(ignored);
-    Finish(reason);
+  }
+
+  // Before the socket closes: its descriptor's number may be reused at once.
+  void Unwatch() {
+    if (ready_) ready_->Remove(token_, socket_.native_handle());
+    reading_ = false;
   }
 
   void Finish(const std::string& reason) {
@@ -303,8 +332,7 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
     finished_ = true;
     timer_.cancel();
     // Nothing more is read or written: release the socket now.
-    error_code ignored;
-    socket_.close(ignored);
+    CloseSocket();
     queue_.clear();
     head_ = in_flight_ = 0;
     auto on_close = std::move(callbacks_.on_close);
@@ -319,6 +347,9 @@ class ServerWebSocket : public WebSocketConnection, public std::enable_shared_fr
   }
 
   Socket socket_;
+  ReadyQueue* ready_ = nullptr;  // the loop's, when the socket is watched there
+  ReadyQueue::Token token_;
+  bool reading_ = false;         // waiting for the ReadyQueue's word
   ConnectionSlot slot_;
   Executor executor_;
   std::string remote_;
