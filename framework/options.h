@@ -259,6 +259,13 @@ class Schema {
     fields_.back().info.range = fmt::format("[{}, {}]", min, max);
     return *this;
   }
+  // The processor fills a call's values ({date}, {call_sid}...) into this
+  // field itself when it uses it, so binding a call leaves it as written
+  // (and a placeholder here alone costs no per-call copy of the options).
+  Schema& ExpandedByProcessor() {
+    fields_.back().expand = [](S&, const options_detail::StringExpander&) { return 0; };
+    return *this;
+  }
   Schema& OneOf(std::vector<std::string> choices) {
     fields_.back().info.choices = std::move(choices);
     return *this;

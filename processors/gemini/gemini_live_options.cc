@@ -41,7 +41,9 @@ void GeminiToolOptions::Declare(Schema<GeminiToolOptions>& s) {
   s.Field("message", &GeminiToolOptions::message, "transfer_call: words for the transport to say first");
   s.Field("file", &GeminiToolOptions::file,
           "knowledge: the facts file, YAML (relative to the pipeline file); take_message: where messages are "
-          "appended as JSON lines (relative to the working directory; per-call values allowed)");
+          "appended as JSON lines (relative to the working directory; per-call values such as {date} are filled "
+          "in as each message is written)")
+      .ExpandedByProcessor();
   s.Check([](const GeminiToolOptions& t) -> std::string {
     if (t.handler == "http" && t.url.empty()) return "tool '" + t.name + "': handler http needs a url";
     if ((t.handler == "knowledge" || t.handler == "take_message") && t.file.empty()) {

@@ -116,5 +116,27 @@ TEST(OptionsTest, DescribeGivesDefaultsAndNestedFields) {
   EXPECT_TRUE(info[8].fields[0].required);
 }
 
+struct Paths {
+  std::string greeting;
+  std::string log_file;
+  static void Declare(Schema<Paths>& s) {
+    s.Field("greeting", &Paths::greeting, "Said first");
+    s.Field("log_file", &Paths::log_file, "Where to write").ExpandedByProcessor();
+  }
+};
+
+TEST(OptionsTest, BindingLeavesFieldsTheProcessorExpandsItself) {
+  Paths paths{.greeting = "Hello {caller}", .log_file = "logs/{date}.jsonl"};
+  int replaced = Schema<Paths>::Get().ExpandStrings(paths, [](std::string& text) {
+    auto at = text.find('{');
+    if (at == std::string::npos) return 0;
+    text.replace(at, text.find('}', at) - at + 1, "X");
+    return 1;
+  });
+  EXPECT_EQ(replaced, 1);
+  EXPECT_EQ(paths.greeting, "Hello X");
+  EXPECT_EQ(paths.log_file, "logs/{date}.jsonl");
+}
+
 }  // namespace
 }  // namespace voxpipe
