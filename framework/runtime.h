@@ -96,8 +96,9 @@ class Runtime {
   static constexpr int kBusyHandlers = 2000;
   // The default: 1 ms keeps a message's added latency under the 2 ms budget.
   static constexpr std::chrono::microseconds kDefaultBatchWindow{1000};
-  // Connections a loop takes before the next loop is used (Place()).
-  static constexpr int kDefaultFillLoad = 256;
+  // Connections a loop takes before the next loop is used (Place()); by
+  // default none: every connection goes to the least-loaded loop.
+  static constexpr int kDefaultFillLoad = 0;
 
   // `loops` <= 0 means one per hardware thread; `batch_window` 0 never waits.
   explicit Runtime(int loops = 0, std::chrono::microseconds batch_window = {});
@@ -112,12 +113,12 @@ class Runtime {
   boost::asio::io_context& io() { return main().io(); }
   // Where a new connection (or call) goes: the first loop holding fewer
   // than `fill_load` connections, else the one with the fewest (ties round
-  // robin). A busy loop gathers its wake-ups, so calls packed on a few loops
-  // wake each far less often than the same calls spread thin over many; a
-  // loop at the fill load uses a fraction of its core (docs/performance.md).
+  // robin). Packing saves CPU — a busy loop gathers its wake-ups, so calls
+  // packed on a few loops wake each far less often than the same calls
+  // spread thin over many — but puts a misbehaving client on the loop of
+  // more good calls; the default (0) spreads (docs/performance.md).
   EventLoop& Place();
-  // 0: always the least-loaded loop (spreads even a few connections; tests
-  // use it to cross loops). Set before the loops run.
+  // 0: always the least-loaded loop. Set before the loops run.
   void set_fill_load(int connections) { fill_load_ = connections; }
 
   // Runs loop 0 on the calling thread and every other loop on a thread of

@@ -12,6 +12,7 @@
 #   scripts/bench-load.sh --calls 100,300 --threads 1,2
 #   scripts/bench-load.sh --no-peer --bin /path/to/other/build/bin   # another build, e.g. before a change
 #   scripts/bench-load.sh --batch-window 0       # voxpipe run --batch-window: 0 wakes for every message
+#   scripts/bench-load.sh --loop-fill 256        # voxpipe run --loop-fill: pack connections onto the first loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ seconds=20
 ramp=5
 run_peer=1
 batch_window=""
+loop_fill=""
 bin=build/bin
 peer_src=${PEER_DIR:-../shared/peer}
 while [ $# -gt 0 ]; do
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --no-peer) run_peer=0; shift ;;
     --bin) bin=$2; shift 2 ;;
     --batch-window) batch_window=$2; shift 2 ;;
+    --loop-fill) loop_fill=$2; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench-load: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -134,6 +137,7 @@ for calls in "${calls_values[@]}"; do
     echo "== voxpipe, $loops loop(s), $calls calls" >&2
     PORT=0 ADMIN_PORT=0 MAX_CALLS=$((calls + 10)) GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
       ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" ${batch_window:+--batch-window "$batch_window"} \
+      ${loop_fill:+--loop-fill "$loop_fill"} \
       > "$work/voxpipe.log" 2>&1 &
     server=$!
     pids+=($server)

@@ -28,9 +28,8 @@ TEST(RuntimeTest, ALoopFillsBeforeTheNextIsUsed) {
   runtime.loop(2).AddLoad(-2);
 }
 
-TEST(RuntimeTest, FillLoadZeroSpreadsEveryConnection) {
+TEST(RuntimeTest, ByDefaultEveryConnectionGoesToTheLeastLoadedLoop) {
   Runtime runtime(2);
-  runtime.set_fill_load(0);
   EventLoop& a = runtime.Place();
   a.AddLoad(1);
   EventLoop& b = runtime.Place();

@@ -73,7 +73,6 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void Start(HttpServerOptions options = {}) {
     options.address = "127.0.0.1";
-    runtime_.set_fill_load(0);  // spread connections over both loops
     server_ = std::make_unique<HttpServer>(runtime_, options);
     server_->Handle("GET", "/hello", [](const HttpRequest& r) {
       return HttpResponse::Text(200, "hello " + r.query + " from " + r.remote);

@@ -38,7 +38,6 @@ class BrowserRunner {
     service_ = file_.service->create(file_.service_options.get(), env);
     server_ = dynamic_cast<BrowserServer*>(service_.get());
     status_ = service_->Start();
-    runtime_.set_fill_load(0);  // spread, so that tests cross loops
     runtime_.Start();
     running_ = true;
   }

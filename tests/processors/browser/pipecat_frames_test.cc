@@ -72,12 +72,14 @@ TEST(PipecatFrames, MessageRoundTrip) {
 TEST(PipecatFrames, DecodesTextTranscriptionAndInterruption) {
   PipecatFrame frame;
   std::string error;
-  // Frame.text { id 5, text "hi" }
-  ASSERT_TRUE(DecodePipecatFrame(Bytes({0x0a, 0x06, 0x08, 0x05, 0x1a, 0x02, 'h', 'i'}), frame, error)) << error;
+  // Frame.text { id 5, text "hi" }; the decoded text is a view of its input.
+  const std::string text = Bytes({0x0a, 0x06, 0x08, 0x05, 0x1a, 0x02, 'h', 'i'});
+  ASSERT_TRUE(DecodePipecatFrame(text, frame, error)) << error;
   EXPECT_EQ(frame.kind, PipecatFrame::Kind::kText);
   EXPECT_EQ(frame.text, "hi");
   // Frame.transcription { text "a", user_id "u", timestamp "t" }
-  ASSERT_TRUE(DecodePipecatFrame(Bytes({0x1a, 0x09, 0x1a, 0x01, 'a', 0x22, 0x01, 'u', 0x2a, 0x01, 't'}), frame, error));
+  const std::string transcription = Bytes({0x1a, 0x09, 0x1a, 0x01, 'a', 0x22, 0x01, 'u', 0x2a, 0x01, 't'});
+  ASSERT_TRUE(DecodePipecatFrame(transcription, frame, error));
   EXPECT_EQ(frame.kind, PipecatFrame::Kind::kTranscription);
   EXPECT_EQ(frame.text, "a");
   EXPECT_EQ(frame.user_id, "u");

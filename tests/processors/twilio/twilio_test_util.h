@@ -58,7 +58,6 @@ class ServerRunner {
                                                      std::vector<Service*>{service_.get()});
       status_ = admin_->Start();
     }
-    runtime_.set_fill_load(0);  // spread: a call's webhook and stream land on different loops
     runtime_.Start();
     running_ = true;
   }
@@ -200,7 +199,13 @@ class RawStream {
     });
   }
   ~RawStream() {
+    // Close and wait for the server's answer: the server has finished with
+    // the stream by then, so the runner does not stop its loops (and leave
+    // the stream to leak) in the middle of the closing handshake.
     auto state = state_;
+    boost::asio::post(loop_, [state] { state->ws->Close(1000, {}); });
+    if (!closed_future_.valid()) closed_future_ = state_->closed.get_future();
+    closed_future_.wait_for(std::chrono::seconds(2));
     boost::asio::post(loop_, [state] { state->ws->Detach(); });
   }
 
