@@ -151,7 +151,17 @@ class WebSocketSession : public WebSocketClient,
     Close(1000, {});
   }
 
-  void Abort() override { Cancel(); }
+  void Abort() override {
+    const bool watched = static_cast<bool>(token_);
+    Cancel();
+    // A socket waiting in the ReadyQueue has no operation pending to report
+    // the end, as Asio's would: report it the same way, from the loop.
+    if (watched) {
+      net::post(executor_, [self = this->shared_from_this()] {
+        self->Finish(Failure(fmt::format("read {}: connection aborted", self->url_.host)));
+      });
+    }
+  }
 
   bool is_open() const override { return open_ && !closing_; }
   size_t queued() const override { return pending_messages_ + writing_messages_; }

@@ -1,6 +1,7 @@
 #include "framework/client/websocket_client.h"
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/gemini_emulator/emulator.h"
+#include "framework/runtime.h"
 #include "framework/server/websocket_frame.h"
 #include "tests/framework/client/client_test_util.h"
 #include "tests/framework/client/test_tls.h"
@@ -190,6 +192,49 @@ class ScriptedServer {
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
+
+// On a call's loop the socket waits in the loop's ReadyQueue: messages still
+// flow, and an abort still reports the end.
+TEST(WebSocketClientTest, OnAnEventLoopItReadsThroughTheReadyQueueAndReportsAnAbort) {
+  GeminiEmulator server(Scenario{});
+  ASSERT_TRUE(server.Start().ok());
+  Runtime runtime(1);
+  runtime.Start();
+  struct State {
+    std::shared_ptr<WebSocketClient> ws;
+    std::promise<std::string> message;
+    std::promise<WebSocketCloseInfo> closed;
+    bool watched = false;
+  };
+  auto state = std::make_shared<State>();
+  auto loop = runtime.loop(0).executor();
+  boost::asio::post(loop, [state, loop, url = server.url()] {
+    state->ws = WebSocketClient::Create(
+        loop, {.url = url},
+        {.on_open = [state] { state->ws->Send(kSetup); },
+         .on_message =
+             [state](std::string_view data, bool) {
+               state->watched = EventLoop::Current()->ready_queue().watching() > 0;
+               state->message.set_value(std::string(data));
+               state->ws->Abort();
+             },
+         .on_close = [state](const WebSocketCloseInfo& info) { state->closed.set_value(info); },
+         .on_written = {}});
+    state->ws->Connect();
+  });
+  auto message = state->message.get_future();
+  ASSERT_EQ(message.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_NE(message.get().find("setupComplete"), std::string::npos);
+  auto closed = state->closed.get_future();
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "an abort is reported";
+  auto info = closed.get();
+  EXPECT_EQ(info.code, 1006);
+  EXPECT_TRUE(info.opened);
+  EXPECT_TRUE(state->watched) << "the socket waited in the loop's ReadyQueue";
+  boost::asio::post(loop, [state] { state->ws.reset(); });
+  runtime.Stop();
+  runtime.Join();
+}
 
 TEST(WebSocketClientTest, TheWriteQueueIsBounded) {
   // The server takes the upgrade, then reads nothing more: the socket fills.
