@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "framework/runtime.h"
+
 namespace voxpipe {
 namespace {
 
@@ -110,6 +112,19 @@ void ReadyQueue::OnReady() {
     }
     if (n < kEventsPerCall) return;
   }
+}
+
+bool ReadyQueue::Membership::Join(const boost::asio::execution_context& io, int fd, std::weak_ptr<Watcher> watcher) {
+  queue_ = EventLoop::ReadyQueueFor(io);
+  if (queue_) token_ = queue_->Add(fd, std::move(watcher));
+  if (!token_) queue_ = nullptr;
+  return joined();
+}
+
+void ReadyQueue::Membership::Leave(int fd) {
+  if (queue_) queue_->Remove(token_, fd);
+  queue_ = nullptr;
+  awaiting_ = false;
 }
 
 }  // namespace voxpipe

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -57,6 +58,27 @@ class ReadyQueue {
   void Shutdown();
 
   size_t watching() const { return watching_; }
+
+  // A connection's socket in its loop's queue: joined once, then each read
+  // that finds the socket empty awaits the next word.
+  class Membership {
+   public:
+    // Joins the calling thread's loop's queue when `io` is that loop's;
+    // false: the connection waits through Asio instead.
+    bool Join(const boost::asio::execution_context& io, int fd, std::weak_ptr<Watcher> watcher);
+    // Before `fd` closes.
+    void Leave(int fd);
+    bool joined() const { return queue_ != nullptr; }
+    // The next readiness is wanted.
+    void Await() { awaiting_ = true; }
+    // In OnReadable(): whether the word was awaited (and no longer is).
+    bool TakeWakeUp() { return std::exchange(awaiting_, false); }
+
+   private:
+    ReadyQueue* queue_ = nullptr;
+    Token token_;
+    bool awaiting_ = false;
+  };
 
  private:
   struct Entry {

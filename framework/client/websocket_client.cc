@@ -152,7 +152,7 @@ class WebSocketSession : public WebSocketClient,
   }
 
   void Abort() override {
-    const bool watched = static_cast<bool>(token_);
+    const bool watched = ready_.joined();
     Cancel();
     // A socket waiting in the ReadyQueue has no operation pending to report
     // the end, as Asio's would: report it the same way, from the loop.
@@ -306,22 +306,18 @@ class WebSocketSession : public WebSocketClient,
   // system call to wait for each message (framework/ready_queue.h).
   void Watch() {
     if constexpr (!Transport::kTls && std::is_same_v<Executor, net::io_context::executor_type>) {
-      ready_ = EventLoop::ReadyQueueFor(transport_.socket().get_executor().context());
-      if (ready_) token_ = ready_->Add(transport_.socket().native_handle(), this->weak_from_this());
-      if (!token_) ready_ = nullptr;
+      ready_.Join(transport_.socket().get_executor().context(), transport_.socket().native_handle(),
+                  this->weak_from_this());
     }
   }
 
   // Before the socket closes: its descriptor's number may be reused at once.
   void Unwatch() {
-    if (ready_) ready_->Remove(token_, transport_.socket().native_handle());
-    reading_ = false;
+    ready_.Leave(transport_.socket().native_handle());
   }
 
   void OnReadable() override {
-    if (!reading_) return;
-    reading_ = false;
-    on_readable({});
+    if (ready_.TakeWakeUp()) on_readable({});
   }
 
   void do_read() {
@@ -333,8 +329,8 @@ class WebSocketSession : public WebSocketClient,
                                         [self = this->shared_from_this()](const error_code& ec, size_t n) {
                                           self->on_tls_read(ec, n);
                                         });
-    } else if (ready_) {
-      reading_ = true;
+    } else if (ready_.joined()) {
+      ready_.Await();
     } else {
       transport_.stream.async_wait(Socket::wait_read,
                                    [self = this->shared_from_this()](const error_code& ec) { self->on_readable(ec); });
@@ -563,9 +559,7 @@ class WebSocketSession : public WebSocketClient,
   WebSocketHandlers handlers_;
   TlsContextPtr tls_;
   WebSocketReader reader_;
-  ReadyQueue* ready_ = nullptr;  // the loop's, when the socket is watched there
-  ReadyQueue::Token token_;
-  bool reading_ = false;         // waiting for the ReadyQueue's word
+  ReadyQueue::Membership ready_;  // when the socket waits in its loop's queue
   std::string key_;             // Sec-WebSocket-Key
   std::string response_;        // the upgrade response as it arrives
   std::string pending_;         // framed messages waiting for the socket

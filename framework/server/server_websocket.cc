@@ -47,10 +47,7 @@ class ServerWebSocket : public WebSocketConnection,
     callbacks_ = std::move(callbacks);
     error_code ec;
     socket_.non_blocking(true, ec);  // reads in on_readable() never block the loop
-    if ((ready_ = EventLoop::ReadyQueueFor(socket_.get_executor().context()))) {
-      token_ = ready_->Add(socket_.native_handle(), weak_from_this());
-      if (!token_) ready_ = nullptr;
-    }
+    ready_.Join(socket_.get_executor().context(), socket_.native_handle(), weak_from_this());
     last_read_ = Clock::now();
     ArmTimer(last_read_ + limits_.idle_timeout / 2);
     if (HandleEvents()) do_read();
@@ -122,17 +119,15 @@ class ServerWebSocket : public WebSocketConnection,
   // async_read_some would first try a read that, between messages, finds
   // nothing: two recv calls a message instead of one.
   void do_read() {
-    if (ready_) {
-      reading_ = true;
+    if (ready_.joined()) {
+      ready_.Await();
       return;
     }
     socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
   }
 
   void OnReadable() override {
-    if (!reading_) return;
-    reading_ = false;
-    on_readable({});
+    if (ready_.TakeWakeUp()) on_readable({});
   }
 
   void on_readable(const error_code& ec) {
@@ -323,8 +318,7 @@ class ServerWebSocket : public WebSocketConnection,
 
   // Before the socket closes: its descriptor's number may be reused at once.
   void Unwatch() {
-    if (ready_) ready_->Remove(token_, socket_.native_handle());
-    reading_ = false;
+    ready_.Leave(socket_.native_handle());
   }
 
   void Finish(const std::string& reason) {
@@ -347,9 +341,7 @@ class ServerWebSocket : public WebSocketConnection,
   }
 
   Socket socket_;
-  ReadyQueue* ready_ = nullptr;  // the loop's, when the socket is watched there
-  ReadyQueue::Token token_;
-  bool reading_ = false;         // waiting for the ReadyQueue's word
+  ReadyQueue::Membership ready_;  // when the socket waits in its loop's queue
   ConnectionSlot slot_;
   Executor executor_;
   std::string remote_;
