@@ -4,8 +4,9 @@
 // call lives on one loop for its whole life — its connection, its pipeline
 // instance, its model socket, its timers — so nothing of a call crosses
 // threads, its processors need no locks and no strand sits on the media
-// path. Calls spread over the loops as their connections are accepted (the
-// least-loaded loop takes the next one). Work moves between loops only by
+// path. Calls go to loops as their connections are accepted: each loop
+// takes up to kDefaultFillLoad connections before the next is used, then
+// the least-loaded takes the next one. Work moves between loops only by
 // post(), and only once per call (e.g. a stream handed to the loop where its
 // call's early model session waits), never per frame.
 //
@@ -96,9 +97,11 @@ class Runtime {
   static constexpr int kBusyHandlers = 2000;
   // The default: 1 ms keeps a message's added latency under the 2 ms budget.
   static constexpr std::chrono::microseconds kDefaultBatchWindow{1000};
-  // Connections a loop takes before the next loop is used (Place()); by
-  // default none: every connection goes to the least-loaded loop.
-  static constexpr int kDefaultFillLoad = 0;
+  // Connections a loop takes before the next loop is used (Place()). 256
+  // calls keep one loop (a core) about half busy on this machine, and a
+  // packed loop gathers its wake-ups (docs/performance.md); 0 spreads every
+  // connection over the loops.
+  static constexpr int kDefaultFillLoad = 256;
 
   // `loops` <= 0 means one per hardware thread; `batch_window` 0 never waits.
   explicit Runtime(int loops = 0, std::chrono::microseconds batch_window = {});
@@ -113,10 +116,9 @@ class Runtime {
   boost::asio::io_context& io() { return main().io(); }
   // Where a new connection (or call) goes: the first loop holding fewer
   // than `fill_load` connections, else the one with the fewest (ties round
-  // robin). Packing saves CPU — a busy loop gathers its wake-ups, so calls
+  // robin). Packing saves CPU: a busy loop gathers its wake-ups, so calls
   // packed on a few loops wake each far less often than the same calls
-  // spread thin over many — but puts a misbehaving client on the loop of
-  // more good calls; the default (0) spreads (docs/performance.md).
+  // spread thin over many (docs/performance.md).
   EventLoop& Place();
   // 0: always the least-loaded loop. Set before the loops run.
   void set_fill_load(int connections) { fill_load_ = connections; }

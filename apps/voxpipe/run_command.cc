@@ -232,8 +232,8 @@ void AddRunCommand(CLI::App& app, CommonFlags& common, int* exit_code) {
          "Milliseconds a busy event loop gathers messages before it wakes (0: wake for each; default 1)")
       ->check(CLI::Range(0.0, 20.0));
   cmd->add_option("--loop-fill", flags->loop_fill,
-                  "Pack: connections an event loop takes before the next loop is used (default 0: always the "
-                  "least-loaded loop)")
+                  "Connections an event loop takes before the next loop is used, then the least-loaded "
+                  "(0: always the least-loaded loop)")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   cmd->add_option_function<double>(

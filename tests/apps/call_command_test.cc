@@ -66,7 +66,10 @@ class HospitalLine {
                                                  {"RECORDINGS_DIR", (dir_ / "recordings").string()},
                                                  {"MESSAGES_FILE", (dir_ / "messages.jsonl").string()}});
     server_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{VoxpipeBinary(), "run", VOXPIPE_SOURCE_DIR "/pipelines/twilio_gemini.yaml"},
+        // Spread over two loops, so that a call's webhook, early model
+        // session and stream cross loops as they can under load.
+        std::vector<std::string>{VoxpipeBinary(), "run", "--threads", "2", "--loop-fill", "0",
+                                 VOXPIPE_SOURCE_DIR "/pipelines/twilio_gemini.yaml"},
         testing::CommandOptions{.env = std::move(env)});
     if (!server_->WaitForOutput("admin listening on")) return;
     port_ = ListeningPort(server_->output(), "twilio server");

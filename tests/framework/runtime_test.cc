@@ -28,8 +28,20 @@ TEST(RuntimeTest, ALoopFillsBeforeTheNextIsUsed) {
   runtime.loop(2).AddLoad(-2);
 }
 
-TEST(RuntimeTest, ByDefaultEveryConnectionGoesToTheLeastLoadedLoop) {
+TEST(RuntimeTest, ByDefaultALoopTakesItsFillBeforeTheNext) {
   Runtime runtime(2);
+  for (int i = 0; i < Runtime::kDefaultFillLoad; ++i) {
+    EventLoop& loop = runtime.Place();
+    ASSERT_EQ(&loop, &runtime.loop(0)) << "connection " << i;
+    loop.AddLoad(1);
+  }
+  EXPECT_EQ(&runtime.Place(), &runtime.loop(1)) << "the first loop is full";
+  runtime.loop(0).AddLoad(-Runtime::kDefaultFillLoad);
+}
+
+TEST(RuntimeTest, FillZeroSendsEveryConnectionToTheLeastLoadedLoop) {
+  Runtime runtime(2);
+  runtime.set_fill_load(0);
   EventLoop& a = runtime.Place();
   a.AddLoad(1);
   EventLoop& b = runtime.Place();
