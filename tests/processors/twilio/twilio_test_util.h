@@ -156,6 +156,15 @@ class ServerRunner {
     return result.get_future().get();
   }
 
+  // A counter's value from /metrics, e.g. `voxpipe_x_total{kind="y"}`; 0 when
+  // absent. Counters are the process's, so tests compare before and after.
+  uint64_t Counter(const std::string& series) {
+    auto metrics = Fetch({.method = "GET", .url = "/metrics"});
+    std::string key = series + " ";
+    size_t at = metrics.ok() ? metrics->body.find(key) : std::string::npos;
+    return at == std::string::npos ? 0 : std::stoull(metrics->body.substr(at + key.size()));
+  }
+
  private:
   Runtime runtime_;
   Status status_;

@@ -17,10 +17,7 @@ using testing::SimulatedCallOptions;
 using namespace std::chrono_literals;
 
 uint64_t StreamErrors(ServerRunner& runner, const std::string& kind) {
-  auto metrics = runner.Fetch({.method = "GET", .url = "/metrics"});
-  std::string key = "voxpipe_twilio_stream_errors_total{kind=\"" + kind + "\"} ";
-  size_t at = metrics.ok() ? metrics->body.find(key) : std::string::npos;
-  return at == std::string::npos ? 0 : std::stoull(metrics->body.substr(at + key.size()));
+  return runner.Counter("voxpipe_twilio_stream_errors_total{kind=\"" + kind + "\"}");
 }
 
 bool WaitForActive(ServerRunner& runner, int n) {
