@@ -108,7 +108,10 @@ void ReadyQueue::OnReady() {
       auto generation = static_cast<uint32_t>(events[i].data.u64);
       // A watcher told before this one may have removed it, or itself.
       if (slot >= entries_.size() || entries_[slot].generation != generation) continue;
-      if (auto watcher = entries_[slot].watcher.lock()) watcher->OnReadable();
+      if (auto watcher = entries_[slot].watcher.lock()) {
+        ++told_;
+        watcher->OnReadable();
+      }
     }
     if (n < kEventsPerCall) return;
   }

@@ -58,6 +58,9 @@ class ReadyQueue {
   void Shutdown();
 
   size_t watching() const { return watching_; }
+  // Watchers told they are readable since the last call: the loop's
+  // measure of how busy it is (RunInBatches).
+  size_t TakeTold() { return std::exchange(told_, 0); }
 
   // A connection's socket in its loop's queue: joined once, then each read
   // that finds the socket empty awaits the next word.
@@ -94,6 +97,7 @@ class ReadyQueue {
   std::vector<Entry> entries_;
   std::vector<uint32_t> free_;
   size_t watching_ = 0;
+  size_t told_ = 0;
   bool armed_ = false;
 };
 

@@ -32,11 +32,12 @@ int metrics_detail::ShardIndex() {
 
 void EventLoop::RunHere() {
   EventLoop* previous = std::exchange(current_loop, this);
-  RunInBatches(io_, batch_window_);
+  RunInBatches(io_, batch_window_, [this] { return ready_ ? ready_->TakeTold() : 0; });
   current_loop = previous;
 }
 
-void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window) {
+void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window,
+                  const std::function<size_t()>& more_work) {
   if (window.count() <= 0) {
     io.run();
     return;
@@ -51,6 +52,7 @@ void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window)
   for (size_t n; (n = io.run_one()) > 0;) {
     auto now = Clock::now();
     handled += n + io.poll();
+    if (more_work) handled += more_work();
     if (now - measured_from >= kMeasure) {
       busy = handled >= kBusyPerMeasure;
       handled = 0;

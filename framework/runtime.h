@@ -16,8 +16,9 @@
 //
 // A busy loop gathers its wake-ups: with many calls, messages arrive a few
 // hundred microseconds apart and a loop that sleeps in epoll_wait between
-// them pays a context switch for each. Once a loop runs more than
-// kBusyHandlers handlers a second, after each burst it waits out
+// them pays a context switch for each. Once a loop does more than
+// kBusyHandlers pieces of work a second (handlers, and sockets its
+// ReadyQueue tells), after each burst it waits out
 // `batch_window` before looking again, so one wake-up serves every message
 // that came meanwhile; each message waits at most that long. A quiet loop
 // (a few calls) never waits. Measured in docs/performance.md.
@@ -25,6 +26,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,12 +40,15 @@
 
 namespace voxpipe {
 
-// Runs `io` until it is stopped or out of work. Once it runs more than
-// Runtime::kBusyHandlers handlers a second, it waits out `window` after each
-// burst before looking again (above); 0 never waits. Every EventLoop runs
-// this way, and so does the Gemini Live emulator: a busy server does not
-// need to be woken for each message.
-void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window);
+// Runs `io` until it is stopped or out of work. Once it does more than
+// Runtime::kBusyHandlers pieces of work a second, it waits out `window`
+// after each burst before looking again (above); 0 never waits. Work is the
+// handlers run plus what `more_work` (when given) reports since it was last
+// asked: a loop's ReadyQueue, whose one handler can serve a hundred sockets. Every EventLoop runs this
+// way, and so does the Gemini Live emulator: a busy server does not need to
+// be woken for each message.
+void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window,
+                  const std::function<size_t()>& more_work = {});
 
 class EventLoop {
  public:
@@ -93,7 +98,7 @@ class EventLoop {
 
 class Runtime {
  public:
-  // Handlers a second above which a loop counts as busy and gathers.
+  // Pieces of work a second above which a loop counts as busy and gathers.
   static constexpr int kBusyHandlers = 2000;
   // The default: 1 ms keeps a message's added latency under the 2 ms budget.
   static constexpr std::chrono::microseconds kDefaultBatchWindow{1000};
