@@ -348,15 +348,16 @@ class WebSocketSession : public WebSocketClient,
     if (finished_) return;
     if (ec) return on_read_error(ec);
     for (;;) {
-      size_t available = 0;
-      uint8_t* space = reader_.Prepare(kMinRead, available);
+      const auto parts = reader_.PrepareScatter(kMinRead);
+      const std::array<net::mutable_buffer, 2> buffers{net::buffer(parts[0].data, parts[0].size),
+                                                       net::buffer(parts[1].data, parts[1].size)};
       error_code read_ec;
-      size_t n = transport_.stream.read_some(net::buffer(space, available), read_ec);
+      size_t n = transport_.stream.read_some(buffers, read_ec);
       if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;
       if (read_ec) return on_read_error(read_ec);
-      reader_.Commit(n);
+      reader_.CommitScatter(n);
       if (!HandleEvents()) return;
-      if (n < available) break;  // emptied the socket; what arrives next wakes the wait
+      if (n < net::buffer_size(buffers)) break;  // emptied the socket; what arrives next wakes the wait
     }
     do_read();
   }

@@ -134,19 +134,20 @@ class ServerWebSocket : public WebSocketConnection,
     if (finished_) return;
     if (ec) return Finish("read: " + ec.message());
     for (;;) {
-      size_t available = 0;
-      uint8_t* space = reader_.Prepare(kMinRead, available);
+      const auto parts = reader_.PrepareScatter(kMinRead);
+      const std::array<net::mutable_buffer, 2> buffers{net::buffer(parts[0].data, parts[0].size),
+                                                       net::buffer(parts[1].data, parts[1].size)};
       error_code read_ec;
-      size_t n = socket_.read_some(net::buffer(space, available), read_ec);
+      size_t n = socket_.read_some(buffers, read_ec);
       if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;  // all read (or a spurious wake)
       if (read_ec == net::error::eof) return Finish(close_sent_ ? "closed: " + close_reason_ : "peer went away");
       if (read_ec) return Finish("read: " + read_ec.message());
-      reader_.Commit(n);
+      reader_.CommitScatter(n);
       last_read_ = Clock::now();
       ping_sent_ = false;
       if (!HandleEvents()) return;
       // A short read emptied the socket; what arrives next wakes the wait.
-      if (n < available) break;
+      if (n < net::buffer_size(buffers)) break;
     }
     do_read();
   }

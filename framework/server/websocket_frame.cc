@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -11,6 +12,8 @@ namespace {
 
 constexpr size_t kMaskBytes = 4;
 constexpr size_t kMaxClientHeader = kMaxFrameHeader + kMaskBytes;
+// A buffer grown past this many times its first size is given back once empty.
+constexpr size_t kKeepGrowth = 4;
 
 bool IsValidCloseCode(int code) {
   if (code >= 3000 && code <= 4999) return true;
@@ -35,9 +38,15 @@ void Unmask(uint8_t* data, size_t n, const uint8_t* mask) {
 
 WebSocketReader::WebSocketReader(size_t max_message_bytes, size_t initial_buffer, From from)
     : max_message_(max_message_bytes), masked_(from == From::kClient),
-      buffer_(std::max<size_t>(initial_buffer, kMaxClientHeader)) {}
+      initial_(std::max<size_t>(initial_buffer, kMaxClientHeader)), buffer_(initial_) {}
 
 uint8_t* WebSocketReader::Prepare(size_t min_free, size_t& available) {
+  // A burst or a big message grew the buffer; once it is all parsed, a
+  // buffer far past the first goes back (calls are many and mostly quiet).
+  if (begin_ == end_ && buffer_.size() > kKeepGrowth * initial_ && wanted_ == 0) {
+    buffer_ = std::vector<uint8_t>(initial_);
+    begin_ = end_ = 0;
+  }
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -50,6 +59,28 @@ uint8_t* WebSocketReader::Prepare(size_t min_free, size_t& available) {
 }
 
 void WebSocketReader::Commit(size_t bytes) { end_ = std::min(buffer_.size(), end_ + bytes); }
+
+namespace {
+
+uint8_t* ThreadSpill() {
+  thread_local std::unique_ptr<uint8_t[]> spill(new uint8_t[WebSocketReader::kSpillBytes]);
+  return spill.get();
+}
+
+}  // namespace
+
+std::array<WebSocketReader::Part, 2> WebSocketReader::PrepareScatter(size_t min_free) {
+  size_t available = 0;
+  uint8_t* space = Prepare(min_free, available);
+  return {Part{space, available}, Part{ThreadSpill(), kSpillBytes}};
+}
+
+void WebSocketReader::CommitScatter(size_t bytes) {
+  const size_t in_place = std::min(bytes, buffer_.size() - end_);
+  end_ += in_place;
+  const size_t spilled = std::min(bytes - in_place, kSpillBytes);
+  if (spilled > 0) Append({reinterpret_cast<const char*>(ThreadSpill()), spilled});
+}
 
 void WebSocketReader::Append(std::string_view bytes) {
   size_t available = 0;

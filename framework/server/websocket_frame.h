@@ -14,6 +14,7 @@
 // every consumer parses it (JSON) and rejects what it cannot read.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -64,6 +65,20 @@ class WebSocketReader {
   // unparsed bytes to the front first, so views from Next() end here.
   uint8_t* Prepare(size_t min_free, size_t& available);
   void Commit(size_t bytes);
+
+  // For one scatter read (recvmsg with both parts) that takes a whole
+  // burst: the free space, at least `min_free`, then a spill buffer the
+  // thread's readers share. CommitScatter(n) copies what reached the spill
+  // into this reader, so a reader keeps its small buffer while messages
+  // come one at a time, and a burst costs one system call, not one per
+  // buffer-full.
+  struct Part {
+    uint8_t* data;
+    size_t size;
+  };
+  std::array<Part, 2> PrepareScatter(size_t min_free);
+  void CommitScatter(size_t bytes);
+  static constexpr size_t kSpillBytes = 64 * 1024;
   // Bytes already received before the reader existed (after the HTTP
   // upgrade request, in the same read).
   void Append(std::string_view bytes);
@@ -79,6 +94,7 @@ class WebSocketReader {
 
   size_t max_message_;
   bool masked_;  // whether frames carry a masking key
+  size_t initial_;
   std::vector<uint8_t> buffer_;
   size_t begin_ = 0;  // first unparsed byte
   size_t end_ = 0;    // one past the last received byte

@@ -57,6 +57,47 @@ TEST(WebSocketReaderTest, ReadsSeveralMessagesFromOneRead) {
   EXPECT_EQ(reader.Next().kind, Event::kNone);
 }
 
+// One scatter read as a socket's recvmsg would fill it: the free space
+// first, then the thread's spill buffer.
+void FeedScatter(WebSocketReader& reader, std::string_view bytes) {
+  auto parts = reader.PrepareScatter(64);
+  size_t first = std::min(bytes.size(), parts[0].size);
+  ASSERT_LE(bytes.size() - first, parts[1].size);
+  std::memcpy(parts[0].data, bytes.data(), first);
+  std::memcpy(parts[1].data, bytes.data() + first, bytes.size() - first);
+  reader.CommitScatter(bytes.size());
+}
+
+TEST(WebSocketReaderTest, ABurstBiggerThanTheBufferArrivesInOneScatterRead) {
+  WebSocketReader reader(100000, 1024);
+  std::string burst;
+  std::vector<std::string> sent;
+  for (int i = 0; i < 20; ++i) {
+    sent.push_back(std::string(300 + i, static_cast<char>('a' + i)));
+    burst += ClientFrame(0x1, sent.back());
+  }
+  ASSERT_GT(burst.size(), reader.buffer_capacity());
+  FeedScatter(reader, burst.substr(0, burst.size() - 100));  // the last frame is not all there yet
+  std::vector<std::string> got;
+  for (Event e = reader.Next(); e.kind != Event::kNone; e = reader.Next()) got.emplace_back(e.data);
+  EXPECT_EQ(got.size(), 19u);
+  FeedScatter(reader, burst.substr(burst.size() - 100));
+  for (Event e = reader.Next(); e.kind != Event::kNone; e = reader.Next()) got.emplace_back(e.data);
+  EXPECT_EQ(got, sent);
+}
+
+TEST(WebSocketReaderTest, ABufferGrownByABurstIsGivenBackOnceEmpty) {
+  WebSocketReader reader(100000, 1024);
+  FeedScatter(reader, ClientFrame(0x2, std::string(20000, 'x')));
+  EXPECT_EQ(reader.Next().kind, Event::kBinary);
+  EXPECT_GE(reader.buffer_capacity(), 20000u);
+  FeedScatter(reader, ClientFrame(0x1, "after"));
+  EXPECT_EQ(reader.buffer_capacity(), 1024u);
+  Event e = reader.Next();
+  EXPECT_EQ(e.kind, Event::kText);
+  EXPECT_EQ(e.data, "after");
+}
+
 TEST(WebSocketReaderTest, AssemblesAMessageThatArrivesOneByteAtATime) {
   std::string big(70000, 'x');  // a 64-bit length
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
