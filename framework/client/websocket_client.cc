@@ -357,7 +357,10 @@ class WebSocketSession : public WebSocketClient,
       if (read_ec) return on_read_error(read_ec);
       reader_.CommitScatter(n);
       if (!HandleEvents()) return;
-      if (n < net::buffer_size(buffers)) break;  // emptied the socket; what arrives next wakes the wait
+      if (n < net::buffer_size(buffers)) {  // emptied the socket; what arrives next wakes the wait
+        reader_.GiveBackGrowth();
+        break;
+      }
     }
     do_read();
   }

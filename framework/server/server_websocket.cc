@@ -147,7 +147,10 @@ class ServerWebSocket : public WebSocketConnection,
       ping_sent_ = false;
       if (!HandleEvents()) return;
       // A short read emptied the socket; what arrives next wakes the wait.
-      if (n < net::buffer_size(buffers)) break;
+      if (n < net::buffer_size(buffers)) {
+        reader_.GiveBackGrowth();
+        break;
+      }
     }
     do_read();
   }

@@ -12,8 +12,6 @@ namespace {
 
 constexpr size_t kMaskBytes = 4;
 constexpr size_t kMaxClientHeader = kMaxFrameHeader + kMaskBytes;
-// A buffer grown past this many times its first size is given back once empty.
-constexpr size_t kKeepGrowth = 4;
 
 bool IsValidCloseCode(int code) {
   if (code >= 3000 && code <= 4999) return true;
@@ -41,12 +39,6 @@ WebSocketReader::WebSocketReader(size_t max_message_bytes, size_t initial_buffer
       initial_(std::max<size_t>(initial_buffer, kMaxClientHeader)), buffer_(initial_) {}
 
 uint8_t* WebSocketReader::Prepare(size_t min_free, size_t& available) {
-  // A burst or a big message grew the buffer; once it is all parsed, a
-  // buffer far past the first goes back (calls are many and mostly quiet).
-  if (begin_ == end_ && buffer_.size() > kKeepGrowth * initial_ && wanted_ == 0) {
-    buffer_ = std::vector<uint8_t>(initial_);
-    begin_ = end_ = 0;
-  }
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -68,6 +60,12 @@ uint8_t* ThreadSpill() {
 }
 
 }  // namespace
+
+void WebSocketReader::GiveBackGrowth() {
+  if (begin_ != end_ || wanted_ != 0 || buffer_.size() <= initial_) return;
+  buffer_ = std::vector<uint8_t>(initial_);
+  begin_ = end_ = 0;
+}
 
 std::array<WebSocketReader::Part, 2> WebSocketReader::PrepareScatter(size_t min_free) {
   size_t available = 0;

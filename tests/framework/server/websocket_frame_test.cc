@@ -86,13 +86,19 @@ TEST(WebSocketReaderTest, ABurstBiggerThanTheBufferArrivesInOneScatterRead) {
   EXPECT_EQ(got, sent);
 }
 
-TEST(WebSocketReaderTest, ABufferGrownByABurstIsGivenBackOnceEmpty) {
+TEST(WebSocketReaderTest, ABufferGrownByABurstIsGivenBackOnceAllIsParsed) {
   WebSocketReader reader(100000, 1024);
-  FeedScatter(reader, ClientFrame(0x2, std::string(20000, 'x')));
+  std::string frame = ClientFrame(0x2, std::string(20000, 'x'));
+  FeedScatter(reader, std::string_view(frame).substr(0, 10000));
+  EXPECT_EQ(reader.Next().kind, Event::kNone);
+  reader.GiveBackGrowth();  // half a frame: kept
+  EXPECT_GE(reader.buffer_capacity(), 10000u);
+  FeedScatter(reader, std::string_view(frame).substr(10000));
   EXPECT_EQ(reader.Next().kind, Event::kBinary);
-  EXPECT_GE(reader.buffer_capacity(), 20000u);
-  FeedScatter(reader, ClientFrame(0x1, "after"));
+  EXPECT_EQ(reader.Next().kind, Event::kNone);
+  reader.GiveBackGrowth();
   EXPECT_EQ(reader.buffer_capacity(), 1024u);
+  FeedScatter(reader, ClientFrame(0x1, "after"));
   Event e = reader.Next();
   EXPECT_EQ(e.kind, Event::kText);
   EXPECT_EQ(e.data, "after");
