@@ -44,9 +44,9 @@ namespace voxpipe {
 // Runtime::kBusyHandlers pieces of work a second, it waits out `window`
 // after each burst before looking again (above); 0 never waits. Work is the
 // handlers run plus what `more_work` (when given) reports since it was last
-// asked: a loop's ReadyQueue, whose one handler can serve a hundred sockets. Every EventLoop runs this
-// way, and so does the Gemini Live emulator: a busy server does not need to
-// be woken for each message.
+// asked: the sockets a loop's ReadyQueue told, as its one handler can serve
+// a hundred. Every EventLoop runs this way, and so does the Gemini Live
+// emulator: a busy server does not need to be woken for each message.
 void RunInBatches(boost::asio::io_context& io, std::chrono::microseconds window,
                   const std::function<size_t()>& more_work = {});
 

@@ -68,8 +68,9 @@ class WebSocketReader {
 
   // For one scatter read (recvmsg with both parts) that takes a whole
   // burst: the free space, at least `min_free`, then a spill buffer the
-  // thread's readers share. CommitScatter(n) copies what reached the spill
-  // into this reader, so a burst costs one system call, not one per
+  // thread's readers share (so both calls are made on one thread, with no
+  // other reader's in between). CommitScatter(n) copies what reached the
+  // spill into this reader, so a burst costs one system call, not one per
   // buffer-full; GiveBackGrowth() once the socket is empty returns the
   // reader to its small first buffer.
   struct Part {
@@ -79,9 +80,11 @@ class WebSocketReader {
   std::array<Part, 2> PrepareScatter(size_t min_free);
   void CommitScatter(size_t bytes);
   static constexpr size_t kSpillBytes = 64 * 1024;
+
   // When everything read is parsed and no frame is half there, a buffer
   // grown past its first size goes back: calls are many, bursts brief.
   void GiveBackGrowth();
+
   // Bytes already received before the reader existed (after the HTTP
   // upgrade request, in the same read).
   void Append(std::string_view bytes);
