@@ -39,11 +39,19 @@ ReadyQueue::ReadyQueue(boost::asio::io_context& io) {
 }
 
 ReadyQueue::~ReadyQueue() {
-  Shutdown();
+  ReleaseDescriptor();  // the loop's services are gone: no watcher is told
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
 void ReadyQueue::Shutdown() {
+  // By index: a watcher removes itself as it goes.
+  for (size_t slot = 0; slot < entries_.size(); ++slot) {
+    if (auto watcher = entries_[slot].watcher.lock()) watcher->OnLoopShutdown();
+  }
+  ReleaseDescriptor();
+}
+
+void ReadyQueue::ReleaseDescriptor() {
   if (!descriptor_) return;
   boost::system::error_code ignored;
   descriptor_->close(ignored);

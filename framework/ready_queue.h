@@ -31,6 +31,11 @@ class ReadyQueue {
   class Watcher {
    public:
     virtual void OnReadable() = 0;
+    // The loop goes away (its thread has stopped) with this socket still
+    // watched, e.g. a connection in its closing handshake: let go of what
+    // it holds, calling no one, so that a connection and the session that
+    // owns it, each holding the other, are freed.
+    virtual void OnLoopShutdown() {}
 
    protected:
     ~Watcher() = default;
@@ -53,8 +58,9 @@ class ReadyQueue {
   // Stops watching; call it before `fd` is closed (a closed descriptor's
   // number may already belong to another socket).
   void Remove(Token& token, int fd);
-  // Lets go of the reactor registration, before the loop's services are
-  // destroyed; Remove still works after it.
+  // Tells every watcher left OnLoopShutdown() and lets go of the reactor
+  // registration, before the loop's services are destroyed; Remove still
+  // works after it.
   void Shutdown();
 
   size_t watching() const { return watching_; }
@@ -91,6 +97,7 @@ class ReadyQueue {
 
   void Arm();
   void OnReady();
+  void ReleaseDescriptor();
 
   int epoll_fd_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> descriptor_;  // a duplicate of epoll_fd_

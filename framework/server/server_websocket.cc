@@ -130,6 +130,12 @@ class ServerWebSocket : public WebSocketConnection,
     if (ready_.TakeWakeUp()) on_readable({});
   }
 
+  void OnLoopShutdown() override {
+    finished_ = true;
+    CloseSocket();
+    callbacks_ = {};
+  }
+
   void on_readable(const error_code& ec) {
     if (finished_) return;
     if (ec) return Finish("read: " + ec.message());
