@@ -13,6 +13,7 @@
 #   scripts/bench-load.sh --no-peer --bin /path/to/other/build/bin   # another build, e.g. before a change
 #   scripts/bench-load.sh --batch-window 0       # voxpipe run --batch-window: 0 wakes for every message
 #   scripts/bench-load.sh --loop-fill 256        # voxpipe run --loop-fill: pack connections onto the first loop
+#   scripts/bench-load.sh --repeat 3             # every line three times, interleaved; medians compared
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ ramp=5
 run_peer=1
 batch_window=""
 loop_fill=""
+repeat=1
 bin=build/bin
 peer_src=${PEER_DIR:-../shared/peer}
 while [ $# -gt 0 ]; do
@@ -34,10 +36,12 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift 2 ;;
     --batch-window) batch_window=$2; shift 2 ;;
     --loop-fill) loop_fill=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench-load: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "bench-load: --repeat takes a whole number of runs (1 or more), not '$repeat'" >&2; exit 2; }
 for tool in "$bin/voxpipe" "$bin/gemini-emulator"; do
   [ -x "$tool" ] || { echo "bench-load: $tool not found; build first (scripts/build.sh)" >&2; exit 1; }
 done
@@ -91,7 +95,8 @@ model_url=$(grep -o 'ws://[^ ]*' "$work/emulator.log" | head -1)
 model_base=http${model_url#ws}; model_base=${model_base%%/ws/*}
 
 results=()
-# run_line NAME LOOPS CALLS PGID PID PORT [ADMIN_URL]: drives one server, appends a result row.
+# run_line NAME LOOPS CALLS PGID PID PORT [ADMIN_URL]: drives one server, appends a result row
+# for run $round.
 run_line() {
   local name=$1 loops=$2 calls=$3 pgid=$4 pid=$5 port=$6 admin=${7:-} out cpu0 cpu1 rss0 peak
   rss0=$(rss_kib "$pid")
@@ -100,7 +105,7 @@ run_line() {
     ${admin:+--admin "$admin"} 2>&1) || true
   cpu1=$(group_cpu "$pgid")
   peak=$(peak_rss_kib "$pid")
-  echo "$out" > "$work/$name-$loops-$calls.txt"
+  echo "$out" > "$work/$name-$loops-$calls-$round.txt"
   local ok reply media_in media_out cpm
   ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok, \([0-9]*\) failed.*/\1/p' | head -1)
   reply=$(echo "$out" | sed -n 's/^reply latency: p50 \([0-9.]*\).*p99 \([0-9.]*\).*/\1 \/ \2/p')
@@ -110,9 +115,9 @@ run_line() {
   # (full, or falling behind) did not carry them.
   cpm=$(awk -v a="$cpu0" -v b="$cpu1" -v n="${ok:-0}" -v s="$seconds" \
     'BEGIN { if (n > 0) printf "%.4f", (b - a) / (n * s / 60); else printf "n/a" }')
-  results+=("$(printf '%-8s %5s %6s %6s %9s %9s %10s %14s %14s %14s' "$name" "$loops" "$calls" "${ok:-0}" \
+  results+=("$(printf '%-8s %5s %6s %4s %6s %9s %9s %10s %14s %14s %14s' "$name" "$loops" "$calls" "$round" "${ok:-0}" \
     "$cpm" "$((peak / 1024))" "$(( (peak - rss0) / (${ok:-0} > 0 ? ${ok:-0} : 1) ))" "${reply:-n/a}" "${media_in:-n/a}" "${media_out:-n/a}")")
-  echo "  $name loops=$loops calls=$calls: ${ok:-0} ok, $cpm CPU-s per call-minute" >&2
+  echo "  $name loops=$loops calls=$calls run=$round: ${ok:-0} ok, $cpm CPU-s per call-minute" >&2
 }
 
 IFS=, read -r -a calls_values <<< "$calls_list"
@@ -133,35 +138,39 @@ if [ "$run_peer" = 1 ]; then
 fi
 
 for calls in "${calls_values[@]}"; do
-  for loops in "${thread_values[@]}"; do
-    echo "== voxpipe, $loops loop(s), $calls calls" >&2
-    PORT=0 ADMIN_PORT=0 MAX_CALLS=$((calls + 10)) GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
-      ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" ${batch_window:+--batch-window "$batch_window"} \
-      ${loop_fill:+--loop-fill "$loop_fill"} \
-      > "$work/voxpipe.log" 2>&1 &
-    server=$!
-    pids+=($server)
-    wait_for "$work/voxpipe.log" "twilio server listening"
-    port=$(grep -o 'twilio server listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
-    admin=$(grep -o 'admin listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
-    run_line voxpipe "$loops" "$calls" "$server" "$server" "$port" ${admin:+"http://127.0.0.1:$admin"}
-    kill -TERM "$server"; wait "$server" 2>/dev/null || true
+  # Rounds interleave the lines, so that a slow minute of the machine falls on
+  # all of them rather than on one.
+  for round in $(seq "$repeat"); do
+    for loops in "${thread_values[@]}"; do
+      echo "== voxpipe, $loops loop(s), $calls calls, run $round of $repeat" >&2
+      PORT=0 ADMIN_PORT=0 MAX_CALLS=$((calls + 10)) GEMINI_API_KEY=bench GEMINI_LIVE_URL="$model_url" setsid "$bin/voxpipe" run \
+        ${LINE:-pipelines/twilio_gemini.yaml} --threads "$loops" ${batch_window:+--batch-window "$batch_window"} \
+        ${loop_fill:+--loop-fill "$loop_fill"} \
+        > "$work/voxpipe.log" 2>&1 &
+      server=$!
+      pids+=($server)
+      wait_for "$work/voxpipe.log" "twilio server listening"
+      port=$(grep -o 'twilio server listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
+      admin=$(grep -o 'admin listening on [^ ]*' "$work/voxpipe.log" | head -1 | sed 's/.*://')
+      run_line voxpipe "$loops" "$calls" "$server" "$server" "$port" ${admin:+"http://127.0.0.1:$admin"}
+      kill -TERM "$server"; wait "$server" 2>/dev/null || true
+    done
+    if [ "$peer_ready" = 1 ]; then
+      echo "== peer, $calls calls, run $round of $repeat" >&2
+      port=$(free_port)
+      PORT=$port GEMINI_API_KEY=bench GOOGLE_GEMINI_BASE_URL="$model_base" setsid node "$work/peer/peer-bridge.mjs" \
+        > "$work/peer.log" 2>&1 &
+      peer=$!
+      pids+=($peer)
+      for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+      run_line peer - "$calls" "$peer" "$peer" "$port"
+      kill -TERM "$peer"; wait "$peer" 2>/dev/null || true
+    fi
   done
-  if [ "$peer_ready" = 1 ]; then
-    echo "== peer, $calls calls" >&2
-    port=$(free_port)
-    PORT=$port GEMINI_API_KEY=bench GOOGLE_GEMINI_BASE_URL="$model_base" setsid node "$work/peer/peer-bridge.mjs" \
-      > "$work/peer.log" 2>&1 &
-    peer=$!
-    pids+=($peer)
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
-    run_line peer - "$calls" "$peer" "$peer" "$port"
-    kill -TERM "$peer"; wait "$peer" 2>/dev/null || true
-  fi
 done
 
 echo
-printf '%-8s %5s %6s %6s %9s %9s %10s %14s %14s %14s\n' line loops calls ok "CPU-s/min" "peak MiB" "KiB/call" \
+printf '%-8s %5s %6s %4s %6s %9s %9s %10s %14s %14s %14s\n' line loops calls run ok "CPU-s/min" "peak MiB" "KiB/call" \
   "reply p50/p99" "to model ms" "to caller ms"
 printf '%s\n' "${results[@]}"
 echo
@@ -170,11 +179,39 @@ echo "RSS) / answered calls."
 echo "reply p50/p99 (ms): from the caller's last word to the first audio back, as the simulator heard it (includes"
 echo "the emulator's 500 ms end-of-speech wait). to model / to caller: voxpipe's own p50 / p99 bucket bounds from"
 echo "/metrics (Twilio frame in -> realtimeInput on the socket; model audio in -> media queued for Twilio)."
-printf '%s\n' "${results[@]}" | awk '
-  $1 == "peer" { peer[$3] = $5; peer_ok[$3] = $4; next }
-  $5 + 0 > worst[$3] + 0 { worst[$3] = $5 }
+# Medians over the runs of each line (the one figure when --repeat is 1); the
+# ratio sets the peer's median against the costlier voxpipe median.
+printf '%s\n' "${results[@]}" | awk -v runs="$repeat" '
+  function median(key,    n, i, j, t, v) {
+    n = count[key]
+    for (i = 1; i <= n; i++) v[i] = cpm[key, i]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  $6 == "n/a" { next }
+  {
+    key = $1 " " $2 " " $3
+    if (!(key in count)) order[++keys] = key
+    cpm[key, ++count[key]] = $6
+    if (!(key in low) || $6 + 0 < low[key]) low[key] = $6 + 0
+    if ($6 + 0 > high[key]) high[key] = $6 + 0
+    if ($1 == "peer") { peer_key[$3] = key; if (!($3 in peer_ok) || $5 + 0 < peer_ok[$3]) peer_ok[$3] = $5 + 0 }
+  }
   END {
-    for (k in peer) if (worst[k] > 0 && peer[k] + 0 > 0)
-      printf "peer/voxpipe CPU per call at %s calls: %.1fx (against the costlier voxpipe run)%s\n", k, peer[k] / worst[k],
-        peer_ok[k] < k ? sprintf("; the peer answered only %d of %d", peer_ok[k], k) : ""
+    if (runs > 1) {
+      print "median CPU-s/min over the runs (lowest - highest):"
+      for (k = 1; k <= keys; k++) {
+        split(order[k], f, " ")
+        printf "  %-8s loops %-2s %5s calls: %.4f (%.4f - %.4f, %d runs)\n", f[1], f[2], f[3], median(order[k]),
+          low[order[k]], high[order[k]], count[order[k]]
+      }
+    }
+    for (k = 1; k <= keys; k++) {
+      split(order[k], f, " ")
+      if (f[1] != "peer" && median(order[k]) > worst[f[3]] + 0) worst[f[3]] = median(order[k])
+    }
+    for (c in peer_key) if (worst[c] > 0 && median(peer_key[c]) > 0)
+      printf "peer/voxpipe CPU per call at %s calls: %.1fx (%s, against the costlier voxpipe line)%s\n", c,
+        median(peer_key[c]) / worst[c], (runs > 1 ? "medians" : "one run each"),
+        (peer_ok[c] < c + 0 ? sprintf("; the peer answered only %d of %d in its worst run", peer_ok[c], c) : "")
   }'
