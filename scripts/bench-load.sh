@@ -192,7 +192,7 @@ printf '%s\n' "${results[@]}" | awk -v runs="$repeat" '
   {
     key = $1 " " $2 " " $3
     if (!(key in count)) order[++keys] = key
-    cpm[key, ++count[key]] = $6
+    cpm[key, ++count[key]] = $6 + 0
     if (!(key in low) || $6 + 0 < low[key]) low[key] = $6 + 0
     if ($6 + 0 > high[key]) high[key] = $6 + 0
     if ($1 == "peer") { peer_key[$3] = key; if (!($3 in peer_ok) || $5 + 0 < peer_ok[$3]) peer_ok[$3] = $5 + 0 }
