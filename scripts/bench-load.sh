@@ -182,36 +182,33 @@ echo "/metrics (Twilio frame in -> realtimeInput on the socket; model audio in -
 # Medians over the runs of each line (the one figure when --repeat is 1); the
 # ratio sets the peer's median against the costlier voxpipe median.
 printf '%s\n' "${results[@]}" | awk -v runs="$repeat" '
-  function median(key,    n, i, j, t, v) {
-    n = count[key]
-    for (i = 1; i <= n; i++) v[i] = cpm[key, i]
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
   $6 == "n/a" { next }
   {
     key = $1 " " $2 " " $3
     if (!(key in count)) order[++keys] = key
     cpm[key, ++count[key]] = $6 + 0
-    if (!(key in low) || $6 + 0 < low[key]) low[key] = $6 + 0
-    if ($6 + 0 > high[key]) high[key] = $6 + 0
     if ($1 == "peer") { peer_key[$3] = key; if (!($3 in peer_ok) || $5 + 0 < peer_ok[$3]) peer_ok[$3] = $5 + 0 }
   }
   END {
+    for (k = 1; k <= keys; k++) {  # each line sorted once: its median, lowest and highest
+      key = order[k]; n = count[key]
+      for (i = 1; i <= n; i++) v[i] = cpm[key, i]
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      mid[key] = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      low[key] = v[1]; high[key] = v[n]
+      split(key, f, " ")
+      if (f[1] != "peer" && mid[key] > worst[f[3]] + 0) worst[f[3]] = mid[key]
+    }
     if (runs > 1) {
       print "median CPU-s/min over the runs (lowest - highest):"
       for (k = 1; k <= keys; k++) {
         split(order[k], f, " ")
-        printf "  %-8s loops %-2s %5s calls: %.4f (%.4f - %.4f, %d runs)\n", f[1], f[2], f[3], median(order[k]),
+        printf "  %-8s loops %-2s %5s calls: %.4f (%.4f - %.4f, %d runs)\n", f[1], f[2], f[3], mid[order[k]],
           low[order[k]], high[order[k]], count[order[k]]
       }
     }
-    for (k = 1; k <= keys; k++) {
-      split(order[k], f, " ")
-      if (f[1] != "peer" && median(order[k]) > worst[f[3]] + 0) worst[f[3]] = median(order[k])
-    }
-    for (c in peer_key) if (worst[c] > 0 && median(peer_key[c]) > 0)
+    for (c in peer_key) if (worst[c] > 0 && mid[peer_key[c]] > 0)
       printf "peer/voxpipe CPU per call at %s calls: %.1fx (%s, against the costlier voxpipe line)%s\n", c,
-        median(peer_key[c]) / worst[c], (runs > 1 ? "medians" : "one run each"),
+        mid[peer_key[c]] / worst[c], (runs > 1 ? "medians" : "one run each"),
         (peer_ok[c] < c + 0 ? sprintf("; the peer answered only %d of %d in its worst run", peer_ok[c], c) : "")
   }'
