@@ -55,6 +55,18 @@ void BM_Base64Encode20msMulaw(benchmark::State& state) {
 }
 BENCHMARK(BM_Base64Encode20msMulaw);
 
+// A realtimeInput message's audio: 20 ms of 16-bit PCM at 16 kHz.
+void BM_Base64Encode20msPcm16k(benchmark::State& state) {
+  std::vector<uint8_t> bytes(640, 0x55);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    base64::EncodeTo(bytes, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_Base64Encode20msPcm16k);
+
 void BM_Base64Decode20msMulaw(benchmark::State& state) {
   std::string text = base64::Encode(std::vector<uint8_t>(160, 0x55));
   std::vector<uint8_t> out;

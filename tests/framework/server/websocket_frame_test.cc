@@ -220,6 +220,26 @@ TEST(WebSocketFrameTest, MaskedFramesReadBackThroughAServerReader) {
   EXPECT_EQ(close.data, "bye");
 }
 
+// The mask is applied 16 bytes a step and then byte by byte: every length
+// across a few steps is masked as RFC 6455 section 5.3 says, byte by byte.
+TEST(WebSocketFrameTest, MaskingMatchesTheRfcAtEveryLength) {
+  const uint32_t mask = 0x0badf00d;
+  std::array<uint8_t, 4> mask_bytes;
+  std::memcpy(mask_bytes.data(), &mask, 4);  // the order it goes on the wire
+  std::string payload;
+  for (size_t n = 0; n <= 70; ++n) {
+    std::string wire;
+    AppendMaskedFrame(WebSocketOpcode::kText, payload, mask, wire);
+    ASSERT_EQ(wire, ClientFrame(0x1, payload, true, mask_bytes)) << n << " bytes";
+    WebSocketReader reader(1 << 10);
+    Feed(reader, ClientFrame(0x2, payload, true, mask_bytes));
+    Event binary = reader.Next();
+    ASSERT_EQ(binary.kind, Event::kBinary);
+    ASSERT_EQ(binary.data, payload) << n << " bytes";
+    payload += static_cast<char>('a' + n % 26);
+  }
+}
+
 TEST(WebSocketReaderTest, AClientsReaderTakesUnmaskedFramesAndRefusesMaskedOnes) {
   uint8_t header[kMaxFrameHeader];
   size_t n = WriteFrameHeader(WebSocketOpcode::kText, 5, header);
