@@ -46,7 +46,11 @@ MetricCounter& StreamErrors(const std::string& carrier, std::string_view kind) {
 
 TransportSession::TransportSession(std::shared_ptr<server::WebSocketConnection> connection,
                                    std::shared_ptr<const TransportLine> line)
-    : connection_(std::move(connection)), line_(std::move(line)), watchdog_(connection_->executor()) {}
+    : connection_(std::move(connection)),
+      line_(std::move(line)),
+      messages_in_(StatsFor(line_->carrier).messages_in),
+      messages_out_(StatsFor(line_->carrier).messages_out),
+      watchdog_(connection_->executor()) {}
 
 TransportSession::~TransportSession() = default;
 
@@ -57,7 +61,7 @@ void TransportSession::Start() {
       .on_message =
           [self](std::string_view message, bool binary) {
             self->last_message_ = Clock::now();
-            StatsFor(self->carrier()).messages_in.Increment();
+            self->messages_in_.Increment();
             self->OnMessage(message, binary);
           },
       .on_close = [self](const std::string& reason) { self->OnClose(reason); },
@@ -89,7 +93,7 @@ void TransportSession::Detach(TransportOutput* output) {
 
 bool TransportSession::Send(std::string message, bool binary) {
   if (!connection_->Send(std::move(message), binary)) return false;
-  StatsFor(carrier()).messages_out.Increment();
+  messages_out_.Increment();
   return true;
 }
 

@@ -34,6 +34,7 @@
 
 namespace voxpipe {
 
+class MetricCounter;
 class TransportInput;
 class TransportOutput;
 class TransportSession;
@@ -149,6 +150,9 @@ class TransportSession : public std::enable_shared_from_this<TransportSession> {
 
   std::shared_ptr<server::WebSocketConnection> connection_;
   std::shared_ptr<const TransportLine> line_;
+  // This carrier's message counters, found once: finding them takes a lock.
+  MetricCounter& messages_in_;
+  MetricCounter& messages_out_;
   std::shared_ptr<PipelineInstance> instance_;
   std::shared_ptr<CallCounters> counters_ = std::make_shared<CallCounters>();
   std::shared_ptr<CallRecording> recording_;
