@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "framework/buffer_pool.h"
+
 namespace voxpipe {
 namespace {
 
@@ -24,6 +26,9 @@ uint64_t Frame::NextId() {
   thread_local uint64_t next = (threads.fetch_add(1, std::memory_order_relaxed) << 44) + 1;
   return next++;
 }
+
+void Frame::GiveBuffer(std::vector<int16_t>& samples) { BufferPool<int16_t>::Give(samples); }
+void Frame::GiveBuffer(std::vector<uint8_t>& bytes) { BufferPool<uint8_t>::Give(bytes); }
 
 std::string_view Frame::name() const { return kNames[body.index()]; }
 

@@ -20,6 +20,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -143,6 +144,26 @@ using FrameBody = std::variant<AudioFrame, EncodedAudioFrame, TextFrame, Transcr
                                ErrorFrame, MetricsFrame>;
 
 struct Frame {
+  Frame() = default;
+  // The body built in place from one of its kinds (no variant moved).
+  template <typename T>
+  Frame(std::in_place_t, T&& kind, Clock::time_point ingress, uint64_t id)
+      : body(std::forward<T>(kind)), ingress(ingress), id(id) {}
+  Frame(Frame&&) noexcept = default;
+  Frame& operator=(Frame&&) noexcept = default;
+  Frame(const Frame&) = default;
+  Frame& operator=(const Frame&) = default;
+  // Gives an audio frame's samples or bytes to the thread's BufferPool.
+  // Inline: a frame is moved through every stage, and the moved-from
+  // frames left behind have nothing to give.
+  ~Frame() {
+    if (auto* audio = std::get_if<AudioFrame>(&body); audio && audio->samples.capacity() > 0) {
+      GiveBuffer(audio->samples);
+    } else if (auto* encoded = std::get_if<EncodedAudioFrame>(&body); encoded && encoded->bytes.capacity() > 0) {
+      GiveBuffer(encoded->bytes);
+    }
+  }
+
   FrameBody body;
   // When the oldest input this frame derives from entered the process; used
   // for latency figures. Producers that create frames from the network set it;
@@ -154,12 +175,12 @@ struct Frame {
 
   template <typename T>
   static Frame Make(T body, Clock::time_point ingress = {}) {
-    return Frame{FrameBody(std::move(body)), ingress, NextId()};
+    return Frame(std::in_place, std::move(body), ingress, NextId());
   }
   // A new frame produced from `input`, keeping its ingress time.
   template <typename T>
   static Frame Derive(const Frame& input, T body) {
-    return Frame{FrameBody(std::move(body)), input.ingress, NextId()};
+    return Frame(std::in_place, std::move(body), input.ingress, NextId());
   }
 
   template <typename T>
@@ -173,6 +194,8 @@ struct Frame {
 
  private:
   static uint64_t NextId();
+  static void GiveBuffer(std::vector<int16_t>& samples);
+  static void GiveBuffer(std::vector<uint8_t>& bytes);
 };
 
 // One-line description for logs and tests ("AudioFrame(16000 Hz, 320 samples)").

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/buffer_pool.h"
+
 namespace voxpipe {
 
 struct Resampler::Soxr {
@@ -121,8 +123,9 @@ void Resampler::Process(Frame frame, Direction direction) {
 
 void Resampler::Resample(const Frame& input, const AudioFrame& audio) {
   if (fir_) {
-    AudioFrame out{options_.rate, channels_, {}};
-    out.samples.reserve(size_t(double(audio.samples.size()) * options_.rate / input_rate_) + 2 * channels_);
+    AudioFrame out{options_.rate, channels_,
+                   BufferPool<int16_t>::Take(size_t(double(audio.samples.size()) * options_.rate / input_rate_) +
+                                             2 * channels_)};
     fir_->Process(audio.samples, out.samples);
     if (!out.samples.empty()) PushFrame(Frame::Derive(input, std::move(out)));
     return;
@@ -137,8 +140,8 @@ void Resampler::Resample(const Frame& input, const AudioFrame& audio) {
                                     capacity, &done_out);
   if (error) return PushError(fmt::format("libsoxr: {}", error));
   if (done_out == 0) return;  // the filter is still filling; nothing to pass on yet
-  AudioFrame out{options_.rate, channels_,
-                 std::vector<int16_t>(scratch_.begin(), scratch_.begin() + done_out * channels_)};
+  AudioFrame out{options_.rate, channels_, BufferPool<int16_t>::Take(done_out * channels_)};
+  out.samples.assign(scratch_.begin(), scratch_.begin() + done_out * channels_);
   PushFrame(Frame::Derive(input, std::move(out)));
 }
 

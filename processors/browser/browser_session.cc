@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/buffer_pool.h"
 #include "framework/metrics.h"
 #include "processors/browser/browser_input.h"
 #include "processors/browser/browser_output.h"
@@ -115,7 +116,8 @@ void BrowserSession::OnAudio(const PipecatFrame& frame) {
   counters().frames_in.Add();
   counters().bytes_in.Add(frame.audio.size());
   AudioBytesIn().Increment(frame.audio.size());
-  AudioFrame audio{BrowserInput::kSampleRate, 1, std::vector<int16_t>(frame.audio.size() / 2)};
+  AudioFrame audio{BrowserInput::kSampleRate, 1, BufferPool<int16_t>::Take(frame.audio.size() / 2)};
+  audio.samples.resize(frame.audio.size() / 2);
   for (size_t i = 0; i < audio.samples.size(); ++i) {
     audio.samples[i] = int16_t(uint16_t(uint8_t(frame.audio[2 * i])) | uint16_t(uint8_t(frame.audio[2 * i + 1])) << 8);
   }

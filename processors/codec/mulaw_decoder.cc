@@ -1,5 +1,6 @@
 #include "processors/codec/mulaw_decoder.h"
 
+#include "framework/buffer_pool.h"
 #include "processors/common/g711.h"
 
 namespace voxpipe {
@@ -23,7 +24,8 @@ Result<StreamFormat> MulawDecoder::Negotiate(const Options&, const StreamFormat&
 void MulawDecoder::Process(Frame frame, Direction direction) {
   auto* encoded = frame.As<EncodedAudioFrame>();
   if (!encoded || direction != Direction::kDownstream) return PushFrame(std::move(frame), direction);
-  AudioFrame audio{encoded->sample_rate, encoded->channels, std::vector<int16_t>(encoded->bytes.size())};
+  AudioFrame audio{encoded->sample_rate, encoded->channels, BufferPool<int16_t>::Take(encoded->bytes.size())};
+  audio.samples.resize(encoded->bytes.size());
   g711::MulawDecode(encoded->bytes, audio.samples);
   PushFrame(Frame::Derive(frame, std::move(audio)), direction);
 }

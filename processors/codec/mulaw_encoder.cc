@@ -1,5 +1,6 @@
 #include "processors/codec/mulaw_encoder.h"
 
+#include "framework/buffer_pool.h"
 #include "processors/common/g711.h"
 
 namespace voxpipe {
@@ -24,7 +25,8 @@ void MulawEncoder::Process(Frame frame, Direction direction) {
   auto* audio = frame.As<AudioFrame>();
   if (!audio || direction != Direction::kDownstream) return PushFrame(std::move(frame), direction);
   EncodedAudioFrame encoded{AudioEncoding::kMulaw, audio->sample_rate, audio->channels,
-                            std::vector<uint8_t>(audio->samples.size())};
+                            BufferPool<uint8_t>::Take(audio->samples.size())};
+  encoded.bytes.resize(audio->samples.size());
   g711::MulawEncode(audio->samples, encoded.bytes);
   PushFrame(Frame::Derive(frame, std::move(encoded)), direction);
 }

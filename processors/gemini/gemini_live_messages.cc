@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "framework/buffer_pool.h"
 #include "processors/common/base64.h"
 
 namespace voxpipe::gemini {
@@ -141,7 +142,8 @@ void ParseInlineData(Element data, ServerMessage& out) {
     return;
   }
   if (bytes.empty()) return;  // an empty audio part: nothing to play (and no memcpy from a null buffer)
-  AudioChunk chunk{rate, std::vector<int16_t>(bytes.size() / 2)};
+  AudioChunk chunk{rate, BufferPool<int16_t>::Take(bytes.size() / 2)};
+  chunk.samples.resize(bytes.size() / 2);
   std::memcpy(chunk.samples.data(), bytes.data(), bytes.size());
   out.audio.push_back(std::move(chunk));
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "framework/buffer_pool.h"
 #include "framework/metrics.h"
 #include "processors/common/base64.h"
 #include "processors/twilio/server/call_control.h"
@@ -94,14 +95,16 @@ void TwilioStream::OnStart(const TwilioStart& start) {
 
 void TwilioStream::OnMedia(std::string_view payload) {
   if (!input()) return BadMessage("media_before_start", "`media` before `start`");
-  audio_.clear();
-  audio_.reserve(payload.size() / 4 * 3);
-  if (!base64::DecodeTo(payload, audio_)) return BadMessage("bad_base64", "payload is not valid base64");
+  auto audio = BufferPool<uint8_t>::Take(payload.size() / 4 * 3);
+  if (!base64::DecodeTo(payload, audio)) {
+    BufferPool<uint8_t>::Give(audio);
+    return BadMessage("bad_base64", "payload is not valid base64");
+  }
   MediaArrived();
   counters().frames_in.Add();
-  counters().bytes_in.Add(audio_.size());
-  AudioBytesIn().Increment(audio_.size());
-  input()->Emit(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, std::move(audio_)}, last_message()));
+  counters().bytes_in.Add(audio.size());
+  AudioBytesIn().Increment(audio.size());
+  input()->Emit(Frame::Make(EncodedAudioFrame{AudioEncoding::kMulaw, 8000, 1, std::move(audio)}, last_message()));
 }
 
 void TwilioStream::OnConnectionClosed() {

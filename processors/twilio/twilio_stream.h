@@ -57,7 +57,6 @@ class TwilioStream : public TransportSession {
 
   TwilioStreamConfig config_;
   TwilioMessage message_;  // reused for every message
-  std::vector<uint8_t> audio_;
   std::string stream_sid_;
   std::string stream_sid_json_;
 };
